@@ -1,0 +1,178 @@
+//! `nasd serve`: the SMB server on the store's shares and users.
+//!
+//! Threads: the main thread runs a small tokio runtime for the store (sqlx) and signals;
+//! the SMB data path runs on `threads` worker threads, each with its own tokio-uring
+//! runtime and SO_REUSEPORT listener (thread-per-core). SIGTERM/SIGINT stop accepting,
+//! close every connection (releasing opens, honouring delete-on-close) and exit 0.
+//! SIGHUP reloads shares, users and settings from the store without dropping connections.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context;
+use nas_store::{EncryptionPolicy, Snapshot, Store};
+use smb_server::{Catalog, Server, ShareConfig, UserConfig};
+
+/// Options for `nasd serve`, parsed by the CLI.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to listen on, e.g. `0.0.0.0:445` or `127.0.0.1:4450`.
+    pub listen: SocketAddr,
+    /// Number of worker threads (thread-per-core); 0 means one per CPU.
+    pub threads: usize,
+}
+
+fn dialect_code(s: &str) -> Option<u16> {
+    Some(match s {
+        "2.0.2" => 0x0202,
+        "2.1" | "2.1.0" => 0x0210,
+        "3.0" | "3.0.0" => 0x0300,
+        "3.0.2" => 0x0302,
+        "3.1.1" => 0x0311,
+        _ => return None,
+    })
+}
+
+/// A stable server GUID for this database (so clients see the same server across restarts).
+fn server_guid(path: &Path, name: &str) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"nasd server guid\0");
+    h.update(path.as_os_str().as_encoded_bytes());
+    h.update(name.as_bytes());
+    let d = h.finalize();
+    let mut g = [0u8; 16];
+    g.copy_from_slice(&d[..16]);
+    g
+}
+
+/// Turn the store's snapshot into the server's catalog.
+pub fn catalog_from(snap: Snapshot, db_path: &Path) -> anyhow::Result<Catalog> {
+    let s = &snap.settings;
+    let identity = smb_auth::ServerIdentity {
+        netbios_name: s.server_name.to_uppercase(),
+        netbios_domain: s.workgroup.to_uppercase(),
+        dns_name: s.server_name.to_lowercase(),
+        dns_domain: String::new(),
+    };
+    let mut proto = smb_proto::Config::new(server_guid(db_path, &s.server_name), identity);
+    let lo = dialect_code(&s.min_dialect).with_context(|| format!("bad min_dialect {:?}", s.min_dialect))?;
+    let hi = dialect_code(&s.max_dialect).with_context(|| format!("bad max_dialect {:?}", s.max_dialect))?;
+    proto.dialects.retain(|d| *d >= lo && *d <= hi);
+    anyhow::ensure!(!proto.dialects.is_empty(), "min_dialect {} is above max_dialect {}", s.min_dialect, s.max_dialect);
+    proto.signing_required = s.signing_required;
+    proto.encryption = match s.encryption {
+        EncryptionPolicy::Off => smb_proto::EncryptionPolicy::Off,
+        EncryptionPolicy::Desired => smb_proto::EncryptionPolicy::Desired,
+        EncryptionPolicy::Required => smb_proto::EncryptionPolicy::Required,
+    };
+    proto.max_io = s.max_io_size.clamp(64 * 1024, 8 * 1024 * 1024);
+    proto.map_to_guest = s.guest_account_enabled;
+    proto.start_time = smb_server::filetime_now();
+    let shares = snap
+        .shares
+        .into_iter()
+        .map(|sh| ShareConfig {
+            name: sh.name,
+            path: sh.path,
+            comment: sh.comment,
+            read_only: sh.read_only,
+            guest_ok: sh.guest_ok,
+            browseable: sh.browseable,
+            encrypt: sh.encrypt,
+            valid_users: sh.valid_users,
+            write_users: sh.write_users,
+        })
+        .collect();
+    let users = snap
+        .users
+        .into_iter()
+        .map(|u| UserConfig { name: u.name, nt_hash: u.nt_hash, enabled: u.enabled })
+        .collect();
+    Ok(Catalog::new(shares, users, s.server_name.clone(), s.workgroup.clone(), s.server_comment.clone(), proto))
+}
+
+/// Log to journald when started by systemd with a journal stream, else to stderr.
+/// `RUST_LOG` filters (default `info`).
+fn init_logging() {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let journald = std::env::var_os("JOURNAL_STREAM").and_then(|_| tracing_journald::layer().ok());
+    let registry = tracing_subscriber::registry().with(filter);
+    let res = match journald {
+        Some(j) => registry.with(j).try_init(),
+        None => registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).try_init(),
+    };
+    if res.is_err() {
+        eprintln!("nasd: logging was already initialised");
+    }
+}
+
+/// Serve until SIGTERM/SIGINT.
+pub fn run(store_path: &Path, opts: ServeOptions) -> anyhow::Result<()> {
+    init_logging();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let store = rt.block_on(Store::open(store_path)).with_context(|| format!("opening {}", store_path.display()))?;
+    let snap = rt.block_on(store.snapshot())?;
+    let catalog = catalog_from(snap, store_path)?;
+    for s in &catalog.shares {
+        tracing::info!(share = %s.cfg.name, path = %s.cfg.path.display(), "serving share");
+    }
+    let server = Server::new(catalog);
+    let threads = if opts.threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { opts.threads };
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let listen = opts.listen;
+    // Bind every worker's socket here, so a busy port or a missing privilege is reported
+    // at once with a clear message.
+    let listeners = (0..threads)
+        .map(|_| smb_server::bind_tcp(listen))
+        .collect::<std::io::Result<Vec<_>>>()
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let srv = server.clone();
+    let workers = std::thread::Builder::new().name("smb-listen".into()).spawn(move || {
+        smb_server::serve_tcp(srv, listeners, smb_vfs::UringVfs::new, rx)
+    })?;
+    tracing::info!(%listen, threads, "nasd listening");
+    notify_ready();
+    rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => {
+                    match store.snapshot().await.map_err(anyhow::Error::from).and_then(|s| catalog_from(s, store_path)) {
+                        Ok(cat) => { server.reload(cat); tracing::info!("configuration reloaded"); }
+                        Err(e) => tracing::error!(error = %e, "reload failed; keeping the old configuration"),
+                    }
+                }
+            }
+            if workers.is_finished() {
+                break;
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    tracing::info!("shutting down");
+    let _ = tx.send(true);
+    match workers.join() {
+        Ok(r) => r.context("SMB listener")?,
+        Err(_) => anyhow::bail!("SMB worker panicked"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Tell systemd we are ready (Type=notify), if it is listening.
+fn notify_ready() {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
+    let sock = match std::os::unix::net::UnixDatagram::unbound() {
+        Ok(s) => s,
+        Err(_) => return,
+    };
+    let _ = sock.send_to(b"READY=1", path);
+}

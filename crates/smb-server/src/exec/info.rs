@@ -1,0 +1,275 @@
+//! QUERY_INFO (MS-SMB2 3.3.5.20): file, file-system and security information.
+
+use std::rc::Rc;
+
+use smb_proto::{Item, Reply};
+use smb_vfs::{FileAttr, FileKind, Handle, Vfs};
+use smb_wire::fscc::{self, access, class, fs_class};
+use smb_wire::info::{QueryInfoRequest, QueryInfoResponse};
+use smb_wire::message::Response;
+use smb_wire::NtStatus;
+
+use super::{allocation, dos_attributes, filetime, Chain, R};
+use crate::conn::Conn;
+use crate::state::OpenKind;
+
+pub(crate) const INFO_FILE: u8 = 1;
+pub(crate) const INFO_FILESYSTEM: u8 = 2;
+pub(crate) const INFO_SECURITY: u8 = 3;
+pub(crate) const INFO_QUOTA: u8 = 4;
+
+/// Security information bits a client may ask for (OWNER, GROUP, DACL, SACL, LABEL, ...).
+const SECINFO_SACL: u32 = 0x8;
+
+pub(crate) fn basic(a: &FileAttr) -> fscc::FileBasicInformation {
+    fscc::FileBasicInformation {
+        creation_time: filetime(a.btime),
+        last_access_time: filetime(a.atime),
+        last_write_time: filetime(a.mtime),
+        change_time: filetime(a.ctime),
+        file_attributes: dos_attributes(a),
+    }
+}
+
+fn standard(a: &FileAttr, delete_pending: bool) -> fscc::FileStandardInformation {
+    let dir = matches!(a.kind, FileKind::Dir);
+    fscc::FileStandardInformation {
+        allocation_size: allocation(a),
+        end_of_file: if dir { 0 } else { a.size },
+        number_of_links: u32::try_from(a.nlink).unwrap_or(u32::MAX),
+        delete_pending,
+        directory: dir,
+    }
+}
+
+/// Fit `out` into the client's buffer: fixed-size classes that do not fit are an
+/// INFO_LENGTH_MISMATCH; variable-size ones are cut with BUFFER_OVERFLOW (3.3.5.20.1).
+fn fit(mut out: Vec<u8>, max: u32, fixed: usize) -> R {
+    let max = max as usize;
+    if max < fixed {
+        return Err(NtStatus::INFO_LENGTH_MISMATCH);
+    }
+    if out.len() > max {
+        out.truncate(max);
+        return Ok(Reply::Ok(NtStatus::BUFFER_OVERFLOW, Response::QueryInfo(QueryInfoResponse { buffer: out })));
+    }
+    Ok(Reply::Ok(NtStatus::SUCCESS, Response::QueryInfo(QueryInfoResponse { buffer: out })))
+}
+
+pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: QueryInfoRequest, chain: &mut Chain) -> R {
+    let id = super::file_id_of(c, item, req.file_id, chain)?;
+    let (kind, granted, path, key, position, mode, share, is_dir) = {
+        let st = c.st.borrow();
+        let o = st.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
+        let kind = match &o.kind {
+            OpenKind::File(h) => Some(h.clone()),
+            OpenKind::Pipe(_) => None,
+        };
+        (kind, o.access, o.path.clone(), o.key, o.position, o.mode, o.share.clone(), o.is_dir)
+    };
+    let Some(h) = kind else {
+        return pipe_info(&req);
+    };
+    let share = share.ok_or(NtStatus::INVALID_DEVICE_REQUEST)?;
+    let status = |e: smb_vfs::VfsError| crate::errno::status_of(&e);
+    match req.info_type {
+        INFO_FILE => {
+            let need_attrs = !matches!(
+                req.file_info_class,
+                class::FileStandardInformation | class::FileInternalInformation | class::FileAccessInformation | class::FilePositionInformation | class::FileModeInformation | class::FileAlignmentInformation | class::FileEaInformation | class::FileStreamInformation
+            );
+            if need_attrs && granted & access::FILE_READ_ATTRIBUTES == 0 {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+            let a = h.stat().await.map_err(status)?;
+            let pending = c.server.files.delete_pending(key);
+            let mut out = Vec::new();
+            let max = req.output_buffer_length;
+            match req.file_info_class {
+                class::FileBasicInformation => {
+                    basic(&a).encode(&mut out);
+                    fit(out, max, fscc::FileBasicInformation::SIZE)
+                }
+                class::FileStandardInformation => {
+                    standard(&a, pending).encode(&mut out);
+                    fit(out, max, fscc::FileStandardInformation::SIZE)
+                }
+                class::FileInternalInformation => {
+                    fscc::FileInternalInformation { index_number: a.ino }.encode(&mut out);
+                    fit(out, max, 8)
+                }
+                class::FileEaInformation => {
+                    fscc::FileEaInformation { ea_size: 0 }.encode(&mut out);
+                    fit(out, max, 4)
+                }
+                class::FileAccessInformation => {
+                    fscc::FileAccessInformation { access_flags: granted }.encode(&mut out);
+                    fit(out, max, 4)
+                }
+                class::FilePositionInformation => {
+                    fscc::FilePositionInformation { current_byte_offset: i64::try_from(position).unwrap_or(i64::MAX) }.encode(&mut out);
+                    fit(out, max, 8)
+                }
+                class::FileModeInformation => {
+                    fscc::FileModeInformation { mode }.encode(&mut out);
+                    fit(out, max, 4)
+                }
+                class::FileAlignmentInformation => {
+                    fscc::FileAlignmentInformation { alignment_requirement: 0 }.encode(&mut out);
+                    fit(out, max, 4)
+                }
+                class::FileAllInformation => {
+                    fscc::FileAllInformation {
+                        basic: basic(&a),
+                        standard: standard(&a, pending),
+                        internal: fscc::FileInternalInformation { index_number: a.ino },
+                        ea: fscc::FileEaInformation { ea_size: 0 },
+                        access: fscc::FileAccessInformation { access_flags: granted },
+                        position: fscc::FilePositionInformation { current_byte_offset: i64::try_from(position).unwrap_or(i64::MAX) },
+                        mode: fscc::FileModeInformation { mode },
+                        alignment: fscc::FileAlignmentInformation { alignment_requirement: 0 },
+                        name: fscc::FileNameInformation { file_name: format!("\\{}", path.as_str().replace('/', "\\")) },
+                    }
+                    .encode(&mut out);
+                    fit(out, max, fscc::FileAllInformation::FIXED_SIZE)
+                }
+                class::FileNetworkOpenInformation => {
+                    fscc::FileNetworkOpenInformation {
+                        creation_time: filetime(a.btime),
+                        last_access_time: filetime(a.atime),
+                        last_write_time: filetime(a.mtime),
+                        change_time: filetime(a.ctime),
+                        allocation_size: allocation(&a),
+                        end_of_file: if is_dir { 0 } else { a.size },
+                        file_attributes: dos_attributes(&a),
+                    }
+                    .encode(&mut out);
+                    fit(out, max, 56)
+                }
+                class::FileAttributeTagInformation => {
+                    fscc::FileAttributeTagInformation { file_attributes: dos_attributes(&a), reparse_tag: 0 }.encode(&mut out);
+                    fit(out, max, 8)
+                }
+                class::FileStreamInformation => {
+                    if is_dir {
+                        // Directories have no unnamed data stream.
+                        return fit(out, max, 0);
+                    }
+                    fscc::FileStreamInformation::main_stream(a.size, allocation(&a)).encode(&mut out);
+                    fit(out, max, 24)
+                }
+                class::FileCompressionInformation => {
+                    fscc::FileCompressionInformation {
+                        compressed_file_size: a.size,
+                        compression_format: 0,
+                        compression_unit_shift: 0,
+                        chunk_shift: 0,
+                        cluster_shift: 0,
+                    }
+                    .encode(&mut out);
+                    fit(out, max, 16)
+                }
+                class::FileNormalizedNameInformation => {
+                    if c.proto.borrow().negotiated().is_none_or(|n| n.dialect < 0x0311) {
+                        return Err(NtStatus::NOT_SUPPORTED);
+                    }
+                    fscc::FileNameInformation { file_name: path.as_str().replace('/', "\\") }.encode(&mut out);
+                    fit(out, max, 4)
+                }
+                class::FileFullEaInformation => Err(NtStatus::NO_EAS_ON_FILE),
+                class::FileAlternateNameInformation => Err(NtStatus::OBJECT_NAME_NOT_FOUND),
+                _ => Err(NtStatus::INVALID_INFO_CLASS),
+            }
+        }
+        INFO_FILESYSTEM => {
+            let fs = c.vfs.statfs(&share.root).await.map_err(status)?;
+            let mut out = Vec::new();
+            let max = req.output_buffer_length;
+            // Report in 4 KiB allocation units of 512-byte sectors, like NTFS.
+            let bs = fs.block_size.max(512);
+            let units = |blocks: u64| blocks.saturating_mul(bs) / 4096;
+            match req.file_info_class {
+                fs_class::FileFsVolumeInformation => {
+                    let serial = (fs.fsid ^ (fs.fsid >> 32)) as u32;
+                    fscc::FsVolumeInformation { creation_time: c.server.catalog().proto.start_time, serial_number: serial, label: share.cfg.name.clone(), supports_objects: false }
+                        .encode(&mut out);
+                    fit(out, max, 18)
+                }
+                fs_class::FileFsSizeInformation => {
+                    fscc::FsSizeInformation { total_allocation_units: units(fs.blocks), available_allocation_units: units(fs.blocks_avail), sectors_per_allocation_unit: 8, bytes_per_sector: 512 }.encode(&mut out);
+                    fit(out, max, 24)
+                }
+                fs_class::FileFsFullSizeInformation => {
+                    fscc::FsFullSizeInformation {
+                        total_allocation_units: units(fs.blocks),
+                        caller_available_allocation_units: units(fs.blocks_avail),
+                        actual_available_allocation_units: units(fs.blocks_free),
+                        sectors_per_allocation_unit: 8,
+                        bytes_per_sector: 512,
+                    }
+                    .encode(&mut out);
+                    fit(out, max, 32)
+                }
+                fs_class::FileFsDeviceInformation => {
+                    fscc::FsDeviceInformation { device_type: fscc::FILE_DEVICE_DISK, characteristics: 0 }.encode(&mut out);
+                    fit(out, max, 8)
+                }
+                fs_class::FileFsAttributeInformation => {
+                    use fscc::fs_attr::*;
+                    fscc::FsAttributeInformation {
+                        attributes: FILE_CASE_PRESERVED_NAMES | FILE_UNICODE_ON_DISK | FILE_PERSISTENT_ACLS | FILE_SUPPORTS_SPARSE_FILES,
+                        max_component_name_length: u32::try_from(fs.name_max).unwrap_or(255).min(255),
+                        fs_name: "NTFS".into(),
+                    }
+                    .encode(&mut out);
+                    fit(out, max, 12)
+                }
+                fs_class::FileFsSectorSizeInformation => {
+                    fscc::FsSectorSizeInformation::typical().encode(&mut out);
+                    fit(out, max, 28)
+                }
+                fs_class::FileFsObjectIdInformation => {
+                    let mut oid = [0u8; 16];
+                    oid[..8].copy_from_slice(&fs.fsid.to_le_bytes());
+                    fscc::FsObjectIdInformation { object_id: oid, extended_info: [0; 48] }.encode(&mut out);
+                    fit(out, max, 64)
+                }
+                fs_class::FileFsControlInformation => Err(NtStatus::NOT_SUPPORTED),
+                _ => Err(NtStatus::INVALID_INFO_CLASS),
+            }
+        }
+        INFO_SECURITY => {
+            if granted & access::READ_CONTROL == 0 {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+            if req.additional_information & SECINFO_SACL != 0 && granted & access::ACCESS_SYSTEM_SECURITY == 0 {
+                return Err(NtStatus::PRIVILEGE_NOT_HELD);
+            }
+            let a = h.stat().await.map_err(status)?;
+            let sd = smb_wire::security::from_unix_mode(a.uid, a.gid, a.mode, is_dir);
+            let out = sd.to_self_relative(req.additional_information);
+            if out.len() > req.output_buffer_length as usize {
+                // The client retries with the size we report (3.3.5.20.3).
+                return Err(NtStatus::BUFFER_TOO_SMALL);
+            }
+            Ok(Reply::Ok(NtStatus::SUCCESS, Response::QueryInfo(QueryInfoResponse { buffer: out })))
+        }
+        INFO_QUOTA => Err(NtStatus::NOT_SUPPORTED),
+        _ => Err(NtStatus::INVALID_PARAMETER),
+    }
+}
+
+/// What a named pipe answers: FileStandardInformation and FilePipeLocal-ish basics.
+fn pipe_info(req: &QueryInfoRequest) -> R {
+    if req.info_type != INFO_FILE {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let mut out = Vec::new();
+    match req.file_info_class {
+        class::FileStandardInformation => {
+            fscc::FileStandardInformation { allocation_size: 4096, end_of_file: 0, number_of_links: 1, delete_pending: true, directory: false }.encode(&mut out);
+            fit(out, req.output_buffer_length, fscc::FileStandardInformation::SIZE)
+        }
+        _ => Err(NtStatus::INVALID_INFO_CLASS),
+    }
+}

@@ -1,0 +1,58 @@
+//! READ: file data through the VFS (io_uring), or a named pipe's pending output.
+
+use std::rc::Rc;
+
+use smb_proto::{Item, Reply};
+use smb_vfs::{Handle, Vfs};
+use smb_wire::file::{ReadRequest, ReadResponse};
+use smb_wire::fscc::access;
+use smb_wire::message::Response;
+use smb_wire::NtStatus;
+
+use super::{Chain, R};
+use crate::conn::Conn;
+use crate::state::OpenKind;
+
+pub(super) async fn read<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: ReadRequest, chain: &mut Chain) -> R {
+    let id = super::file_id_of(c, item, req.file_id, chain)?;
+    chain.file_id = Some(req.file_id).filter(|f| *f != smb_wire::FileId::ANY).or(chain.file_id);
+    let (kind, granted, is_dir): (OpenKind<V>, _, _) = {
+        let st = c.st.borrow();
+        let o = st.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
+        let kind = match &o.kind {
+            OpenKind::File(h) => OpenKind::File(h.clone()),
+            OpenKind::Pipe(p) => OpenKind::Pipe(p.clone()),
+        };
+        (kind, o.access, o.is_dir)
+    };
+    if is_dir {
+        return Err(NtStatus::INVALID_DEVICE_REQUEST);
+    }
+    if granted & (access::FILE_READ_DATA | access::FILE_EXECUTE) == 0 {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    let len = req.length as usize;
+    match kind {
+        OpenKind::Pipe(p) => {
+            let (data, more) = p.borrow_mut().read(len);
+            if data.is_empty() {
+                return Err(NtStatus::PIPE_EMPTY);
+            }
+            let status = if more { NtStatus::BUFFER_OVERFLOW } else { NtStatus::SUCCESS };
+            Ok(Reply::Ok(status, Response::Read(ReadResponse { data_remaining: 0, data, flags: 0 })))
+        }
+        OpenKind::File(h) => {
+            if len == 0 {
+                return Ok(Reply::Ok(NtStatus::SUCCESS, Response::Read(ReadResponse { data_remaining: 0, data: Vec::new(), flags: 0 })));
+            }
+            let buf = Vec::with_capacity(len);
+            let (res, mut buf) = h.read_exact_at(buf, req.offset).await;
+            let n = res.map_err(|e| crate::errno::status_of(&e))?;
+            buf.truncate(n);
+            if n == 0 || n < req.minimum_count as usize {
+                return Err(NtStatus::END_OF_FILE);
+            }
+            Ok(Reply::Ok(NtStatus::SUCCESS, Response::Read(ReadResponse { data_remaining: 0, data: buf, flags: 0 })))
+        }
+    }
+}

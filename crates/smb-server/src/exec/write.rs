@@ -1,0 +1,77 @@
+//! WRITE (with write-through) and FLUSH.
+
+use std::rc::Rc;
+
+use smb_proto::{Item, Reply};
+use smb_vfs::{Handle, Vfs};
+use smb_wire::file::{FlushRequest, FlushResponse, WriteRequest, WriteResponse};
+use smb_wire::fscc::access;
+use smb_wire::message::Response;
+use smb_wire::NtStatus;
+
+use super::create::FILE_WRITE_THROUGH;
+use super::{Chain, R};
+use crate::conn::Conn;
+use crate::state::OpenKind;
+
+const WRITEFLAG_WRITE_THROUGH: u32 = 0x0000_0001;
+
+pub(super) async fn write<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: WriteRequest, chain: &mut Chain) -> R {
+    let id = super::file_id_of(c, item, req.file_id, chain)?;
+    let (kind, granted, is_dir, options): (OpenKind<V>, _, _, _) = {
+        let st = c.st.borrow();
+        let o = st.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
+        let kind = match &o.kind {
+            OpenKind::File(h) => OpenKind::File(h.clone()),
+            OpenKind::Pipe(p) => OpenKind::Pipe(p.clone()),
+        };
+        (kind, o.access, o.is_dir, o.create_options)
+    };
+    if is_dir {
+        return Err(NtStatus::INVALID_DEVICE_REQUEST);
+    }
+    if granted & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) == 0 {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    let count = u32::try_from(req.data.len()).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    match kind {
+        OpenKind::Pipe(p) => {
+            let info = crate::ipc::server_info(c);
+            p.borrow_mut().write(&req.data, &info).map_err(|_| NtStatus::PIPE_BROKEN)?;
+        }
+        OpenKind::File(h) => {
+            let mut offset = req.offset;
+            if offset == u64::MAX {
+                // Append (0xFFFFFFFFFFFFFFFF with FILE_APPEND_DATA).
+                offset = h.stat().await.map_err(|e| crate::errno::status_of(&e))?.size;
+            } else if granted & access::FILE_WRITE_DATA == 0 {
+                // Append-only access may only write at the end.
+                let size = h.stat().await.map_err(|e| crate::errno::status_of(&e))?.size;
+                if offset < size {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+            }
+            offset.checked_add(u64::from(count)).filter(|e| *e <= i64::MAX as u64).ok_or(NtStatus::INVALID_PARAMETER)?;
+            if count > 0 {
+                let (res, _buf) = h.write_all_at(req.data, offset).await;
+                res.map_err(|e| crate::errno::status_of(&e))?;
+            }
+            if req.flags & WRITEFLAG_WRITE_THROUGH != 0 || options & FILE_WRITE_THROUGH != 0 {
+                h.sync(true).await.map_err(|e| crate::errno::status_of(&e))?;
+            }
+        }
+    }
+    Ok(Reply::Ok(NtStatus::SUCCESS, Response::Write(WriteResponse { count })))
+}
+
+pub(super) async fn flush<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: FlushRequest, chain: &mut Chain) -> R {
+    let id = super::file_id_of(c, item, req.file_id, chain)?;
+    let granted = c.st.borrow().opens.get(&id).map(|o| o.access).unwrap_or(0);
+    if granted & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) == 0 {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    if let Ok(h) = super::handle_of(c, id) {
+        h.sync(false).await.map_err(|e| crate::errno::status_of(&e))?;
+    }
+    Ok(Reply::Ok(NtStatus::SUCCESS, Response::Flush(FlushResponse::default())))
+}

@@ -1,0 +1,356 @@
+//! `UringVfs`: file data through io_uring (tokio-uring), metadata through the calls in
+//! `sys` made inline on the worker thread. Those metadata calls are single syscalls on a
+//! local filesystem (microseconds); a hop to a thread pool would cost more than the call.
+//! Directory listings, which can be long, run on tokio's blocking pool.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+
+use tokio_uring::buf::BoundedBuf;
+
+use crate::sys;
+use crate::{Create, DirEntry, FileAttr, FileKind, FsStat, Handle, OpenHow, RelPath, Resolved, Root, Timespec, Vfs, VfsError, VfsResult};
+
+/// Lower-cased names of one directory, valid while its mtime/ctime are unchanged.
+struct DirNames {
+    stamp: (Timespec, Timespec),
+    names: HashMap<String, String>,
+}
+
+/// Per-thread cache for case-insensitive lookups (a NAS directory can hold many thousand
+/// files; scanning it for every CREATE of a new name would be quadratic).
+#[derive(Default)]
+struct CaseCache {
+    dirs: HashMap<(u64, u64), DirNames>,
+}
+
+const CACHE_DIRS: usize = 256;
+
+fn fold(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        s.to_lowercase()
+    }
+}
+
+/// The io_uring filesystem. Clone it per worker thread (its lookup cache is per thread).
+#[derive(Clone, Default)]
+pub struct UringVfs {
+    cache: Rc<RefCell<CaseCache>>,
+}
+
+impl UringVfs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn dir_stamp(fd: RawFd) -> VfsResult<((u64, u64), (Timespec, Timespec))> {
+        let a = sys::statx(fd, None)?;
+        Ok(((a.dev, a.ino), (a.mtime, a.ctime)))
+    }
+
+    /// Find `name` in directory `fd` ignoring case; the on-disk spelling.
+    fn find_ci(&self, fd: RawFd, name: &str) -> VfsResult<Option<String>> {
+        let (key, stamp) = Self::dir_stamp(fd)?;
+        let mut c = self.cache.borrow_mut();
+        let fresh = c.dirs.get(&key).is_some_and(|d| d.stamp == stamp);
+        if !fresh {
+            let names = sys::list_names(fd)?;
+            if c.dirs.len() >= CACHE_DIRS {
+                c.dirs.clear();
+            }
+            let map = names.into_iter().map(|n| (fold(&n), n)).collect();
+            c.dirs.insert(key, DirNames { stamp, names: map });
+        }
+        Ok(c.dirs.get(&key).and_then(|d| d.names.get(&fold(name)).cloned()))
+    }
+
+    /// Keep the cache of directory `fd` true after our own change to it.
+    fn note_change(&self, fd: RawFd, added: Option<&str>, removed: Option<&str>) {
+        let Ok((key, stamp)) = Self::dir_stamp(fd) else { return };
+        let mut c = self.cache.borrow_mut();
+        if let Some(d) = c.dirs.get_mut(&key) {
+            if let Some(r) = removed {
+                d.names.remove(&fold(r));
+            }
+            if let Some(a) = added {
+                d.names.insert(fold(a), a.to_string());
+            }
+            d.stamp = stamp;
+        }
+    }
+
+    /// Open the parent directory of `path` (O_PATH, beneath the root, no symlinks).
+    fn parent_fd(root: &Root, path: &RelPath) -> VfsResult<(OwnedFd, String)> {
+        let name = path.file_name().ok_or(VfsError::new(libc::EINVAL, "operation on the share root"))?.to_string();
+        let parent = path.parent().unwrap_or_default();
+        let fd = sys::openat2(root.fd.as_raw_fd(), parent.os(), libc::O_PATH | libc::O_DIRECTORY, 0, true)?;
+        Ok((fd, name))
+    }
+}
+
+fn attr_of_fd(fd: RawFd) -> VfsResult<FileAttr> {
+    let a = sys::statx(fd, None)?;
+    Ok(sys::with_dos(a, sys::get_dos_fd(fd)))
+}
+
+impl Vfs for UringVfs {
+    type Handle = UringHandle;
+
+    async fn resolve(&self, root: &Root, path: &RelPath) -> VfsResult<Resolved> {
+        let rfd = root.fd.as_raw_fd();
+        if path.is_root() {
+            return Ok(Resolved::Found { path: RelPath::root(), attr: sys::statx(rfd, None)? });
+        }
+        // Fast path: the exact spelling exists and no symlink is on the way.
+        match sys::openat2(rfd, path.os(), libc::O_PATH | libc::O_NOFOLLOW, 0, true) {
+            Ok(fd) => {
+                let a = sys::statx(fd.as_raw_fd(), None)?;
+                let parent = path.parent().unwrap_or_default();
+                let name = path.file_name().unwrap_or_default();
+                let pfd = sys::openat2(rfd, parent.os(), libc::O_PATH | libc::O_DIRECTORY, 0, true)?;
+                let dos = sys::get_dos_at(pfd.as_raw_fd(), name);
+                return Ok(Resolved::Found { path: path.clone(), attr: sys::with_dos(a, dos) });
+            }
+            Err(e) if matches!(e.errno, libc::ENOENT | libc::ELOOP | libc::ENOTDIR) => {}
+            Err(e) => return Err(e),
+        }
+        // Component by component, ignoring case where the exact name is missing.
+        let mut cur = sys::openat2(rfd, ".", libc::O_PATH | libc::O_DIRECTORY, 0, true)?;
+        let mut cur_path = RelPath::root();
+        let comps: Vec<&str> = path.components().collect();
+        let last = comps.len().saturating_sub(1);
+        for (i, comp) in comps.iter().enumerate() {
+            let fd = cur.as_raw_fd();
+            let (name, attr) = match sys::statx(fd, Some(comp)) {
+                Ok(a) => ((*comp).to_string(), a),
+                Err(e) if e.errno == libc::ENOENT => match self.find_ci(fd, comp)? {
+                    Some(n) => {
+                        let a = sys::statx(fd, Some(&n))?;
+                        (n, a)
+                    }
+                    None if i == last => return Ok(Resolved::Missing { parent: cur_path, name: (*comp).to_string() }),
+                    None => return Err(VfsError::new(libc::ENOENT, "resolve")),
+                },
+                Err(e) => return Err(e),
+            };
+            if i == last {
+                let dos = sys::get_dos_at(fd, &name);
+                return Ok(Resolved::Found { path: cur_path.join(&name), attr: sys::with_dos(attr, dos) });
+            }
+            match attr.kind {
+                FileKind::Dir => {}
+                FileKind::Symlink => return Err(VfsError::new(libc::ELOOP, "resolve")),
+                _ => return Err(VfsError::new(libc::ENOTDIR, "resolve")),
+            }
+            cur = sys::openat2(fd, &name, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0, true)?;
+            cur_path = cur_path.join(&name);
+        }
+        Ok(Resolved::Found { path: cur_path, attr: sys::statx(cur.as_raw_fd(), None)? })
+    }
+
+    async fn open(&self, root: &Root, path: &RelPath, how: &OpenHow) -> VfsResult<(UringHandle, bool)> {
+        let rfd = root.fd.as_raw_fd();
+        let mut created = false;
+        if how.directory && how.create != Create::No {
+            let (pfd, name) = Self::parent_fd(root, path)?;
+            match sys::mkdirat(pfd.as_raw_fd(), &name, how.mode | 0o111) {
+                Ok(()) => {
+                    created = true;
+                    self.note_change(pfd.as_raw_fd(), Some(&name), None);
+                }
+                Err(e) if e.errno == libc::EEXIST && how.create == Create::IfMissing => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut flags = libc::O_NOFOLLOW;
+        flags |= match (how.read, how.write && !how.directory) {
+            (_, true) if how.read => libc::O_RDWR,
+            (_, true) => libc::O_WRONLY,
+            _ => libc::O_RDONLY,
+        };
+        if how.directory {
+            flags |= libc::O_DIRECTORY;
+        } else {
+            match how.create {
+                Create::No => {}
+                Create::IfMissing => flags |= libc::O_CREAT,
+                Create::Exclusive => flags |= libc::O_CREAT | libc::O_EXCL,
+            }
+            if how.truncate {
+                flags |= libc::O_TRUNC;
+            }
+        }
+        let fd = sys::openat2(rfd, path.os(), flags, how.mode, true)?;
+        if !how.directory && how.create == Create::Exclusive {
+            created = true;
+            if let Ok((pfd, name)) = Self::parent_fd(root, path) {
+                self.note_change(pfd.as_raw_fd(), Some(&name), None);
+            }
+        }
+        let is_dir = how.directory || sys::statx(fd.as_raw_fd(), None).is_ok_and(|a| a.kind == FileKind::Dir);
+        let file = tokio_uring::fs::File::from_std(std::fs::File::from(fd));
+        Ok((UringHandle { file, is_dir }, created))
+    }
+
+    async fn stat(&self, root: &Root, path: &RelPath) -> VfsResult<FileAttr> {
+        if path.is_root() {
+            return sys::statx(root.fd.as_raw_fd(), None);
+        }
+        let (pfd, name) = Self::parent_fd(root, path)?;
+        let a = sys::statx(pfd.as_raw_fd(), Some(&name))?;
+        Ok(sys::with_dos(a, sys::get_dos_at(pfd.as_raw_fd(), &name)))
+    }
+
+    async fn unlink(&self, root: &Root, path: &RelPath) -> VfsResult<()> {
+        let (pfd, name) = Self::parent_fd(root, path)?;
+        sys::unlinkat(pfd.as_raw_fd(), &name, false)?;
+        self.note_change(pfd.as_raw_fd(), None, Some(&name));
+        Ok(())
+    }
+
+    async fn rmdir(&self, root: &Root, path: &RelPath) -> VfsResult<()> {
+        let (pfd, name) = Self::parent_fd(root, path)?;
+        sys::unlinkat(pfd.as_raw_fd(), &name, true)?;
+        self.note_change(pfd.as_raw_fd(), None, Some(&name));
+        Ok(())
+    }
+
+    async fn rename(&self, root: &Root, from: &RelPath, to: &RelPath, replace: bool) -> VfsResult<()> {
+        let (fd1, n1) = Self::parent_fd(root, from)?;
+        let (fd2, n2) = Self::parent_fd(root, to)?;
+        sys::renameat2(fd1.as_raw_fd(), &n1, fd2.as_raw_fd(), &n2, replace)?;
+        self.note_change(fd1.as_raw_fd(), None, Some(&n1));
+        self.note_change(fd2.as_raw_fd(), Some(&n2), None);
+        Ok(())
+    }
+
+    async fn link(&self, root: &Root, from: &RelPath, to: &RelPath) -> VfsResult<()> {
+        let (fd1, n1) = Self::parent_fd(root, from)?;
+        let (fd2, n2) = Self::parent_fd(root, to)?;
+        sys::linkat(fd1.as_raw_fd(), &n1, fd2.as_raw_fd(), &n2)?;
+        self.note_change(fd2.as_raw_fd(), Some(&n2), None);
+        Ok(())
+    }
+
+    async fn statfs(&self, root: &Root) -> VfsResult<FsStat> {
+        let fd = sys::openat2(root.fd.as_raw_fd(), ".", libc::O_RDONLY | libc::O_DIRECTORY, 0, true)?;
+        sys::fstatvfs(fd.as_raw_fd())
+    }
+}
+
+/// An open file or directory: a tokio-uring `File` over the descriptor.
+pub struct UringHandle {
+    file: tokio_uring::fs::File,
+    is_dir: bool,
+}
+
+impl UringHandle {
+    fn fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
+impl Handle for UringHandle {
+    async fn read_at(&self, buf: Vec<u8>, offset: u64) -> (VfsResult<usize>, Vec<u8>) {
+        let (r, b) = self.file.read_at(buf, offset).await;
+        (r.map_err(|e| VfsError::io(e, "read")), b)
+    }
+
+    async fn read_exact_at(&self, mut buf: Vec<u8>, offset: u64) -> (VfsResult<usize>, Vec<u8>) {
+        let want = buf.capacity();
+        buf.clear();
+        while buf.len() < want {
+            let filled = buf.len();
+            let (r, slice) = self.file.read_at(buf.slice(filled..want), offset + filled as u64).await;
+            buf = slice.into_inner();
+            match r {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => return (Err(VfsError::io(e, "read")), buf),
+            }
+        }
+        (Ok(buf.len()), buf)
+    }
+
+    async fn write_all_at(&self, buf: Vec<u8>, offset: u64) -> (VfsResult<()>, Vec<u8>) {
+        let (r, b) = self.file.write_all_at(buf, offset).await;
+        (r.map_err(|e| VfsError::io(e, "write")), b)
+    }
+
+    async fn sync(&self, data_only: bool) -> VfsResult<()> {
+        let r = if data_only { self.file.sync_data().await } else { self.file.sync_all().await };
+        r.map_err(|e| VfsError::io(e, "fsync"))
+    }
+
+    async fn stat(&self) -> VfsResult<FileAttr> {
+        attr_of_fd(self.fd())
+    }
+
+    async fn set_len(&self, len: u64) -> VfsResult<()> {
+        sys::ftruncate(self.fd(), len)
+    }
+
+    async fn allocate(&self, len: u64) -> VfsResult<()> {
+        match self.file.fallocate(0, len, libc::FALLOC_FL_KEEP_SIZE).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(()),
+            Err(e) => Err(VfsError::io(e, "fallocate")),
+        }
+    }
+
+    async fn set_times(&self, atime: Option<Timespec>, mtime: Option<Timespec>) -> VfsResult<()> {
+        sys::futimens(self.fd(), atime, mtime)
+    }
+
+    async fn set_dos(&self, dos_attributes: Option<u32>, btime: Option<Timespec>) -> VfsResult<()> {
+        let cur = sys::get_dos_fd(self.fd());
+        let attrs = dos_attributes.or(cur.map(|c| c.0)).unwrap_or(0);
+        let bt = btime.or(cur.and_then(|c| c.1));
+        match sys::set_dos_fd(self.fd(), &sys::encode_dos(attrs, bt)) {
+            Ok(()) => Ok(()),
+            // No user xattrs here (e.g. tmpfs without user_xattr): attributes stay derived.
+            Err(e) if e.errno == libc::EOPNOTSUPP => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn set_mode(&self, mode: u32) -> VfsResult<()> {
+        sys::fchmod(self.fd(), mode)
+    }
+
+    async fn read_dir(&self) -> VfsResult<Vec<DirEntry>> {
+        if !self.is_dir {
+            return Err(VfsError::new(libc::ENOTDIR, "readdir"));
+        }
+        let dup = self.file.as_raw_fd();
+        // The listing may be long: do it on the blocking pool with our own descriptor.
+        let own = sys::openat2(dup, ".", libc::O_RDONLY | libc::O_DIRECTORY, 0, true)?;
+        let res = tokio::task::spawn_blocking(move || {
+            let fd = own.as_raw_fd();
+            let names = sys::list_names(fd)?;
+            let mut out = Vec::with_capacity(names.len());
+            for name in names {
+                match sys::statx(fd, Some(&name)) {
+                    Ok(a) => {
+                        let dos = sys::get_dos_at(fd, &name);
+                        out.push(DirEntry { attr: sys::with_dos(a, dos), name });
+                    }
+                    // Removed between listing and stat: skip it.
+                    Err(e) if e.errno == libc::ENOENT => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(out)
+        })
+        .await;
+        res.map_err(|_| VfsError::new(libc::EIO, "readdir"))?
+    }
+
+    async fn close(self) -> VfsResult<()> {
+        self.file.close().await.map_err(|e| VfsError::io(e, "close"))
+    }
+}
