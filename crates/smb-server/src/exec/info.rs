@@ -177,7 +177,11 @@ pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Qu
                     fit(out, max, 4)
                 }
                 class::FileFullEaInformation => Err(NtStatus::NO_EAS_ON_FILE),
-                class::FileAlternateNameInformation => Err(NtStatus::OBJECT_NAME_NOT_FOUND),
+                class::FileAlternateNameInformation => {
+                    let name = path.file_name().unwrap_or_default();
+                    fscc::FileNameInformation { file_name: short_name(name) }.encode(&mut out);
+                    fit(out, max, 4)
+                }
                 _ => Err(NtStatus::INVALID_INFO_CLASS),
             }
         }
@@ -259,6 +263,31 @@ pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Qu
     }
 }
 
+/// The 8.3 name of a file: the name itself, upper-cased, when it already fits 8.3;
+/// otherwise a stable mangled form `BASE~HH.EXT` (HH from a hash of the long name).
+pub(crate) fn short_name(name: &str) -> String {
+    let ok = |c: char| c.is_ascii_alphanumeric() || "!#$%&'()-@^_`{}~".contains(c);
+    let (base, ext) = match name.rsplit_once('.') {
+        Some((b, e)) if !b.is_empty() => (b, e),
+        _ => (name, ""),
+    };
+    if !base.is_empty() && base.len() <= 8 && ext.len() <= 3 && base.chars().all(ok) && ext.chars().all(ok) {
+        return name.to_ascii_uppercase();
+    }
+    let clean = |s: &str, n: usize| s.chars().filter(|c| ok(*c)).take(n).collect::<String>().to_ascii_uppercase();
+    let mut b = clean(base, 5);
+    if b.is_empty() {
+        b.push('_');
+    }
+    let h = name.bytes().fold(0x811c_9dc5u32, |h, c| (h ^ u32::from(c)).wrapping_mul(0x0100_0193));
+    let e = clean(ext, 3);
+    if e.is_empty() {
+        format!("{b}~{:02X}", h & 0xff)
+    } else {
+        format!("{b}~{:02X}.{e}", h & 0xff)
+    }
+}
+
 /// What a named pipe answers: FileStandardInformation and FilePipeLocal-ish basics.
 fn pipe_info(req: &QueryInfoRequest) -> R {
     if req.info_type != INFO_FILE {
@@ -271,5 +300,20 @@ fn pipe_info(req: &QueryInfoRequest) -> R {
             fit(out, req.output_buffer_length, fscc::FileStandardInformation::SIZE)
         }
         _ => Err(NtStatus::INVALID_INFO_CLASS),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_name;
+
+    #[test]
+    fn short_names() {
+        assert_eq!(short_name("readme.txt"), "README.TXT");
+        assert_eq!(short_name("MAKEFILE"), "MAKEFILE");
+        let m = short_name("a long file name.jpeg");
+        assert!(m.starts_with("ALONG~") && m.ends_with(".JPE"), "{m}");
+        assert_eq!(m, short_name("a long file name.jpeg"));
+        assert!(short_name(".bashrc").starts_with("BASHR~"));
     }
 }
