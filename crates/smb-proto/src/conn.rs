@@ -315,6 +315,7 @@ impl Connection {
     }
 
     fn answered(&self, hdr: Header, status: NtStatus, encrypted: Option<u64>) -> Item {
+        tracing::debug!(command = ?hdr.command, status = ?status, session = hdr.session_id, "answered by the connection");
         self.item(hdr, Work::Answered, Reply::Err(status), encrypted)
     }
 
@@ -703,8 +704,8 @@ impl Connection {
         loop {
             let mut b = [0u8; 8];
             self.rng.fill(&mut b);
-            // Keep ids positive and non-zero, never all-ones (the related-compound marker).
-            let id = u64::from_le_bytes(b) & 0x0000_ffff_ffff_ffff;
+            // 32-bit ids (clients such as Samba's keep them in 32 bits), never zero.
+            let id = u64::from_le_bytes(b) & 0xffff_ffff;
             if id != 0 && !self.sessions.contains_key(&id) {
                 return id;
             }
@@ -884,11 +885,12 @@ impl Connection {
             if wants_encrypt && item.hdr.command != Command::SESSION_SETUP && encrypt_session.is_none() {
                 encrypt_session = Some(item.hdr.session_id);
             }
+            let session_signs = self.sessions.get(&item.hdr.session_id).is_some_and(|s| s.signing.is_some() && s.signing_required);
             let sign = item.sign_final_setup
                 || (item.hdr.command != Command::SESSION_SETUP
                     && item.hdr.command != Command::NEGOTIATE
                     && status != NtStatus::PENDING
-                    && self.sessions.get(&item.hdr.session_id).is_some_and(|s| s.signing.is_some() && (item.signed || s.signing_required)));
+                    && (item.signed || session_signs));
             let _ = &mut msg;
             msgs.push((msg, Some(item.hdr.session_id), sign));
         }
@@ -909,9 +911,12 @@ impl Connection {
                 m.patch_u32(20, next);
             }
             if sign && encrypt_session.is_none() {
+                // A signed request gets a response with the SIGNED flag; without a key (an
+                // unknown or logged-off session) the signature stays zero, which clients
+                // accept for the statuses that can arise before signing is possible.
+                let f = m.get(16..20).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                m.patch_u32(16, f | flags::SIGNED);
                 if let Some(key) = sid.and_then(|s| self.sessions.get(&s)).and_then(|s| s.signing.as_ref()) {
-                    let f = m.get(16..20).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                    m.patch_u32(16, f | flags::SIGNED);
                     if let Err(e) = key.sign(&mut m) {
                         tracing::error!(error = %e, "signing a response failed");
                     }

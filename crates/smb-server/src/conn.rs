@@ -108,7 +108,11 @@ impl<V: Vfs> Conn<V> {
                     self.cancel(item.hdr.session_id, message_id, async_id);
                 }
                 Work::Request(req) => {
+                    let detail = if tracing::enabled!(tracing::Level::DEBUG) { format!("{req:?}") } else { String::new() };
                     let reply = exec::dispatch(&self, item, req, &mut chain).await;
+                    if let Reply::Err(s) = &reply {
+                        tracing::debug!(peer = %self.peer, command = ?item.hdr.command, status = ?s, request = %detail.chars().take(400).collect::<String>(), "request failed");
+                    }
                     if let Reply::Err(s) = &reply {
                         chain.failed(*s, item.hdr.command);
                     }

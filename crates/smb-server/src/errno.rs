@@ -29,3 +29,11 @@ pub fn status_of(e: &VfsError) -> NtStatus {
         _ => NtStatus::UNSUCCESSFUL,
     }
 }
+
+/// The NTSTATUS for a client path that cannot be used.
+pub fn path_status(e: smb_vfs::PathError) -> NtStatus {
+    match e {
+        smb_vfs::PathError::DotDot => NtStatus::OBJECT_PATH_SYNTAX_BAD,
+        _ => NtStatus::OBJECT_NAME_INVALID,
+    }
+}

@@ -173,8 +173,8 @@ fn paths_cannot_leave_the_share() {
     std::fs::create_dir(r.share.join("sub")).unwrap();
     let mut c = session(&r);
     for (name, expect) in [
-        ("..\\secret.txt", NtStatus::OBJECT_NAME_INVALID),
-        ("sub\\..\\..\\secret.txt", NtStatus::OBJECT_NAME_INVALID),
+        ("..\\secret.txt", NtStatus::OBJECT_PATH_SYNTAX_BAD),
+        ("sub\\..\\..\\secret.txt", NtStatus::OBJECT_PATH_SYNTAX_BAD),
         ("etc-link\\passwd", NtStatus::OBJECT_PATH_NOT_FOUND),
         ("up-link", NtStatus::ACCESS_DENIED),
         ("C:\\Windows\\win.ini", NtStatus::OBJECT_NAME_INVALID),

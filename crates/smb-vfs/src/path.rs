@@ -5,7 +5,9 @@ use std::fmt;
 /// Why an SMB path was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathError {
-    /// A `..` or `.` component, an empty component (`a\\b`), or a drive letter.
+    /// A `..` component: the path tries to climb (clients get OBJECT_PATH_SYNTAX_BAD).
+    DotDot,
+    /// A `.` component, an empty component (`a\\b`), or a drive letter.
     NotBeneath,
     /// A character Windows does not allow in names, or NUL / control characters.
     BadCharacter,
@@ -16,6 +18,7 @@ pub enum PathError {
 impl fmt::Display for PathError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            PathError::DotDot => "path climbs with '..'",
             PathError::NotBeneath => "path would leave the share",
             PathError::BadCharacter => "invalid character in name",
             PathError::TooLong => "name too long",
@@ -37,13 +40,18 @@ const MAX_COMPONENT: usize = 255;
 const MAX_PATH: usize = 4096;
 
 fn check_component(c: &str) -> Result<(), PathError> {
-    if c.is_empty() || c == "." || c == ".." {
+    if c == ".." {
+        return Err(PathError::DotDot);
+    }
+    if c.is_empty() || c == "." {
         return Err(PathError::NotBeneath);
     }
     if c.len() > MAX_COMPONENT {
         return Err(PathError::TooLong);
     }
-    if c.chars().any(|ch| (ch as u32) < 0x20 || matches!(ch, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')) {
+    if c.chars().any(|ch| {
+        (ch as u32) < 0x20 || matches!(ch, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')
+    }) {
         return Err(PathError::BadCharacter);
     }
     Ok(())
@@ -103,10 +111,12 @@ impl RelPath {
         Ok(p)
     }
 
+    /// The components, outermost first.
     pub fn components(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().map(String::as_str)
     }
 
+    /// Whether this is the share root itself (no components).
     pub fn is_root(&self) -> bool {
         self.parts.is_empty()
     }
@@ -118,10 +128,8 @@ impl RelPath {
 
     /// The containing directory (None for the root).
     pub fn parent(&self) -> Option<RelPath> {
-        if self.parts.is_empty() {
-            return None;
-        }
-        let parts = self.parts[..self.parts.len() - 1].to_vec();
+        let (_, init) = self.parts.split_last()?;
+        let parts = init.to_vec();
         let joined = parts.join("/");
         Some(Self { parts, joined })
     }
@@ -147,10 +155,23 @@ mod tests {
 
     #[test]
     fn smb_paths_parse_and_escapes_are_refused() {
-        assert_eq!(RelPath::from_smb("a\\b\\c.txt").unwrap().as_str(), "a/b/c.txt");
+        assert_eq!(
+            RelPath::from_smb("a\\b\\c.txt").unwrap().as_str(),
+            "a/b/c.txt"
+        );
         assert_eq!(RelPath::from_smb("\\a").unwrap().as_str(), "a");
         assert!(RelPath::from_smb("").unwrap().is_root());
-        for bad in ["..", "a\\..\\..\\x", ".", "a\\\\b", "C:\\x", "a/b", "a\u{0}b", "a*", "x\\\\"] {
+        for bad in [
+            "..",
+            "a\\..\\..\\x",
+            ".",
+            "a\\\\b",
+            "C:\\x",
+            "a/b",
+            "a\u{0}b",
+            "a*",
+            "x\\\\",
+        ] {
             assert!(RelPath::from_smb(bad).is_err(), "{bad:?}");
         }
         assert_eq!(RelPath::from_smb(&"x".repeat(256)), Err(PathError::TooLong));

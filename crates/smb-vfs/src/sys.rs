@@ -14,7 +14,9 @@ pub(crate) const DOS_XATTR: &str = "user.nasd.dos";
 const DOS_VERSION: u8 = 1;
 
 fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 fn cstr(s: &str, ctx: &'static str) -> VfsResult<CString> {
@@ -23,9 +25,15 @@ fn cstr(s: &str, ctx: &'static str) -> VfsResult<CString> {
 
 pub(crate) fn open_root(path: &Path) -> VfsResult<OwnedFd> {
     use std::os::unix::ffi::OsStrExt;
-    let p = CString::new(path.as_os_str().as_bytes()).map_err(|_| VfsError::new(libc::EINVAL, "share root"))?;
+    let p = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| VfsError::new(libc::EINVAL, "share root"))?;
     // SAFETY: `p` is a valid NUL-terminated string for the duration of the call.
-    let fd = unsafe { libc::open(p.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::open(
+            p.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
     if fd < 0 {
         return Err(VfsError::new(errno(), "open share root"));
     }
@@ -35,7 +43,13 @@ pub(crate) fn open_root(path: &Path) -> VfsResult<OwnedFd> {
 
 /// openat2(dirfd, path, flags, mode) with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, plus
 /// RESOLVE_NO_SYMLINKS when `no_symlinks`.
-pub(crate) fn openat2(dirfd: RawFd, path: &str, flags: i32, mode: u32, no_symlinks: bool) -> VfsResult<OwnedFd> {
+pub(crate) fn openat2(
+    dirfd: RawFd,
+    path: &str,
+    flags: i32,
+    mode: u32,
+    no_symlinks: bool,
+) -> VfsResult<OwnedFd> {
     let p = cstr(path, "openat2")?;
     let mut resolve = libc::RESOLVE_BENEATH | 0x02 /* RESOLVE_NO_MAGICLINKS */;
     if no_symlinks {
@@ -44,11 +58,23 @@ pub(crate) fn openat2(dirfd: RawFd, path: &str, flags: i32, mode: u32, no_symlin
     // SAFETY: open_how is plain integers; all-zero is a valid value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.mode = if flags & libc::O_CREAT != 0 { u64::from(mode) } else { 0 };
+    how.mode = if flags & libc::O_CREAT != 0 {
+        u64::from(mode)
+    } else {
+        0
+    };
     how.resolve = resolve;
     loop {
         // SAFETY: `p` and `how` outlive the call; the size passed is the size of `how`.
-        let fd = unsafe { libc::syscall(libc::SYS_openat2, dirfd, p.as_ptr(), &how as *const libc::open_how, std::mem::size_of::<libc::open_how>()) };
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd,
+                p.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
         if fd >= 0 {
             let fd = i32::try_from(fd).map_err(|_| VfsError::new(libc::EBADF, "openat2"))?;
             // SAFETY: the kernel returned a new descriptor that nobody else owns.
@@ -62,18 +88,32 @@ pub(crate) fn openat2(dirfd: RawFd, path: &str, flags: i32, mode: u32, no_symlin
 }
 
 fn ts(sec: i64, nsec: u32) -> Timespec {
-    Timespec { secs: sec, nanos: nsec }
+    Timespec {
+        secs: sec,
+        nanos: nsec,
+    }
 }
 
 /// statx(dirfd, name, AT_SYMLINK_NOFOLLOW) — or of `dirfd` itself when `name` is None.
 pub(crate) fn statx(dirfd: RawFd, name: Option<&str>) -> VfsResult<FileAttr> {
     let (p, flags) = match name {
         Some(n) => (cstr(n, "statx")?, libc::AT_SYMLINK_NOFOLLOW),
-        None => (cstr("", "statx")?, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW),
+        None => (
+            cstr("", "statx")?,
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+        ),
     };
     let mut st = std::mem::MaybeUninit::<libc::statx>::zeroed();
     // SAFETY: `p` is NUL-terminated and `st` points to writable memory of the right size.
-    let r = unsafe { libc::statx(dirfd, p.as_ptr(), flags, libc::STATX_BASIC_STATS | libc::STATX_BTIME, st.as_mut_ptr()) };
+    let r = unsafe {
+        libc::statx(
+            dirfd,
+            p.as_ptr(),
+            flags,
+            libc::STATX_BASIC_STATS | libc::STATX_BTIME,
+            st.as_mut_ptr(),
+        )
+    };
     if r != 0 {
         return Err(VfsError::new(errno(), "statx"));
     }
@@ -86,7 +126,11 @@ pub(crate) fn statx(dirfd: RawFd, name: Option<&str>) -> VfsResult<FileAttr> {
         _ => FileKind::Other,
     };
     let mtime = ts(st.stx_mtime.tv_sec, st.stx_mtime.tv_nsec);
-    let btime = if st.stx_mask & libc::STATX_BTIME != 0 { ts(st.stx_btime.tv_sec, st.stx_btime.tv_nsec) } else { mtime };
+    let btime = if st.stx_mask & libc::STATX_BTIME != 0 {
+        ts(st.stx_btime.tv_sec, st.stx_btime.tv_nsec)
+    } else {
+        mtime
+    };
     Ok(FileAttr {
         kind,
         size: st.stx_size,
@@ -145,7 +189,14 @@ pub(crate) fn get_dos_at(dirfd: RawFd, name: &str) -> Option<(u32, Option<Timesp
     let xname = CString::new(DOS_XATTR).ok()?;
     let mut buf = [0u8; 64];
     // SAFETY: both strings are NUL-terminated; `buf` is writable for its full length.
-    let n = unsafe { libc::lgetxattr(p.as_ptr(), xname.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let n = unsafe {
+        libc::lgetxattr(
+            p.as_ptr(),
+            xname.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
     let n = usize::try_from(n).ok()?;
     decode_dos(buf.get(..n)?)
 }
@@ -179,6 +230,23 @@ fn check(r: i32, ctx: &'static str) -> VfsResult<()> {
     }
 }
 
+/// Clear O_NONBLOCK on a descriptor.
+pub(crate) fn clear_nonblock(fd: RawFd) -> VfsResult<()> {
+    // SAFETY: fcntl(F_GETFL) on a descriptor we own takes no pointer.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if fl < 0 {
+        return Err(VfsError::new(errno(), "fcntl"));
+    }
+    if fl & libc::O_NONBLOCK == 0 {
+        return Ok(());
+    }
+    // SAFETY: fcntl(F_SETFL) on a descriptor we own takes an integer argument.
+    check(
+        unsafe { libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK) },
+        "fcntl",
+    )
+}
+
 pub(crate) fn mkdirat(dirfd: RawFd, name: &str, mode: u32) -> VfsResult<()> {
     let p = cstr(name, "mkdir")?;
     // SAFETY: `p` is NUL-terminated and `name` is a single component.
@@ -188,15 +256,33 @@ pub(crate) fn mkdirat(dirfd: RawFd, name: &str, mode: u32) -> VfsResult<()> {
 pub(crate) fn unlinkat(dirfd: RawFd, name: &str, dir: bool) -> VfsResult<()> {
     let p = cstr(name, "unlink")?;
     // SAFETY: `p` is NUL-terminated; unlinkat never follows a final symlink.
-    check(unsafe { libc::unlinkat(dirfd, p.as_ptr(), if dir { libc::AT_REMOVEDIR } else { 0 }) }, if dir { "rmdir" } else { "unlink" })
+    check(
+        unsafe { libc::unlinkat(dirfd, p.as_ptr(), if dir { libc::AT_REMOVEDIR } else { 0 }) },
+        if dir { "rmdir" } else { "unlink" },
+    )
 }
 
-pub(crate) fn renameat2(from_dir: RawFd, from: &str, to_dir: RawFd, to: &str, replace: bool) -> VfsResult<()> {
+pub(crate) fn renameat2(
+    from_dir: RawFd,
+    from: &str,
+    to_dir: RawFd,
+    to: &str,
+    replace: bool,
+) -> VfsResult<()> {
     let a = cstr(from, "rename")?;
     let b = cstr(to, "rename")?;
     let flags = if replace { 0 } else { libc::RENAME_NOREPLACE };
     // SAFETY: both names are NUL-terminated single components relative to their dirfds.
-    let r = unsafe { libc::syscall(libc::SYS_renameat2, from_dir, a.as_ptr(), to_dir, b.as_ptr(), flags) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            from_dir,
+            a.as_ptr(),
+            to_dir,
+            b.as_ptr(),
+            flags,
+        )
+    };
     if r != 0 {
         return Err(VfsError::new(errno(), "rename"));
     }
@@ -207,7 +293,10 @@ pub(crate) fn linkat(from_dir: RawFd, from: &str, to_dir: RawFd, to: &str) -> Vf
     let a = cstr(from, "link")?;
     let b = cstr(to, "link")?;
     // SAFETY: both names are NUL-terminated single components; flags 0 = no symlink follow.
-    check(unsafe { libc::linkat(from_dir, a.as_ptr(), to_dir, b.as_ptr(), 0) }, "link")
+    check(
+        unsafe { libc::linkat(from_dir, a.as_ptr(), to_dir, b.as_ptr(), 0) },
+        "link",
+    )
 }
 
 pub(crate) fn ftruncate(fd: RawFd, len: u64) -> VfsResult<()> {
@@ -216,10 +305,20 @@ pub(crate) fn ftruncate(fd: RawFd, len: u64) -> VfsResult<()> {
     check(unsafe { libc::ftruncate(fd, len) }, "truncate")
 }
 
-pub(crate) fn futimens(fd: RawFd, atime: Option<Timespec>, mtime: Option<Timespec>) -> VfsResult<()> {
+pub(crate) fn futimens(
+    fd: RawFd,
+    atime: Option<Timespec>,
+    mtime: Option<Timespec>,
+) -> VfsResult<()> {
     let conv = |t: Option<Timespec>| match t {
-        Some(t) => libc::timespec { tv_sec: t.secs, tv_nsec: i64::from(t.nanos) },
-        None => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT },
+        Some(t) => libc::timespec {
+            tv_sec: t.secs,
+            tv_nsec: i64::from(t.nanos),
+        },
+        None => libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
     };
     let times = [conv(atime), conv(mtime)];
     // SAFETY: `times` is an array of two timespecs as futimens requires.
@@ -254,7 +353,13 @@ pub(crate) fn fstatvfs(fd: RawFd) -> VfsResult<crate::FsStat> {
 pub(crate) fn list_names(fd: RawFd) -> VfsResult<Vec<String>> {
     let dot = cstr(".", "readdir")?;
     // SAFETY: `dot` is NUL-terminated; the result is checked.
-    let dfd = unsafe { libc::openat(fd, dot.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    let dfd = unsafe {
+        libc::openat(
+            fd,
+            dot.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
     if dfd < 0 {
         return Err(VfsError::new(errno(), "opendir"));
     }
@@ -282,4 +387,36 @@ pub(crate) fn list_names(fd: RawFd) -> VfsResult<Vec<String>> {
     // SAFETY: `dir` is valid and closed exactly once.
     unsafe { libc::closedir(dir) };
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dos_record_layout_is_versioned_little_endian() {
+        let t = Timespec {
+            secs: 0x0102_0304_0506_0708,
+            nanos: 0x0a0b_0c0d,
+        };
+        let rec = encode_dos(0x0000_0021, Some(t));
+        assert_eq!(
+            rec,
+            [
+                1, // version
+                0x21, 0, 0, 0, // attributes
+                1, // creation time present
+                0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, // secs
+                0x0d, 0x0c, 0x0b, 0x0a, // nanos
+            ]
+        );
+        assert_eq!(decode_dos(&rec), Some((0x21, Some(t))));
+        assert_eq!(decode_dos(&encode_dos(0x02, None)), Some((0x02, None)));
+        // Unknown versions and short records are ignored, not trusted.
+        let mut v2 = rec;
+        v2[0] = 2;
+        assert_eq!(decode_dos(&v2), None);
+        assert_eq!(decode_dos(&rec[..17]), None);
+        assert_eq!(decode_dos(&[]), None);
+    }
 }

@@ -73,7 +73,7 @@ pub(super) async fn create<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Create
     if req.file_attributes & !0x0000_7FB7 != 0 {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    if req.desired_access & 0x0EE0_FE00 != 0 {
+    if req.desired_access & 0x0CE0_FE00 != 0 {
         // Reserved access bits (MS-SMB2 2.2.13.1).
         return Err(NtStatus::ACCESS_DENIED);
     }
@@ -89,7 +89,7 @@ pub(super) async fn create<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Create
         // Named streams are not stored: every name with a non-default stream is absent.
         return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
     }
-    let path = RelPath::from_smb(name).map_err(|_| NtStatus::OBJECT_NAME_INVALID)?;
+    let path = RelPath::from_smb(name).map_err(crate::errno::path_status)?;
     let mut desired = access::map_generic(req.desired_access, is_dir_req);
     let max_allowed = desired & access::MAXIMUM_ALLOWED != 0;
     let grantable = if tree.writable { ALL_ACCESS } else { ALL_ACCESS & !WRITE_ACCESS };

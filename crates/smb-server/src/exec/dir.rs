@@ -71,6 +71,7 @@ pub(super) async fn query_directory<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, re
         return Err(NtStatus::INVALID_PARAMETER);
     }
     let restart = req.flags & (RESTART_SCANS | REOPEN) != 0;
+    let mut local: Option<DirCursor> = None;
     let have_cursor = c.st.borrow().opens.get(&id).is_some_and(|o| o.dir.is_some());
     if restart || !have_cursor {
         let pattern = if req.pattern.is_empty() { "*".to_string() } else { req.pattern.clone() };
@@ -95,16 +96,21 @@ pub(super) async fn query_directory<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, re
                 }
             }
         }
-        let mut st = c.st.borrow_mut();
-        if let Some(o) = st.opens.get_mut(&id) {
-            o.dir = Some(DirCursor { pattern, entries, pos: 0 });
+        let cursor = DirCursor { pattern, entries, pos: 0 };
+        match c.st.borrow_mut().opens.get_mut(&id) {
+            Some(o) => o.dir = Some(cursor),
+            // Closed while we listed: answer from what we read (requests on one handle
+            // complete in order, as on Windows).
+            None => local = Some(cursor),
         }
     }
     let single = req.flags & RETURN_SINGLE_ENTRY != 0;
     let max = (req.output_buffer_length as usize).min(c.proto.borrow().negotiated().map(|_| 8 << 20).unwrap_or(65536));
     let mut st = c.st.borrow_mut();
-    let o = st.opens.get_mut(&id).ok_or(NtStatus::FILE_CLOSED)?;
-    let cur = o.dir.as_mut().ok_or(NtStatus::INVALID_PARAMETER)?;
+    let cur = match local.as_mut() {
+        Some(l) => l,
+        None => st.opens.get_mut(&id).ok_or(NtStatus::FILE_CLOSED)?.dir.as_mut().ok_or(NtStatus::INVALID_PARAMETER)?,
+    };
     let started_fresh = cur.pos == 0;
     let mut w = DirListWriter::new(max);
     let mut any_matched = false;

@@ -15,7 +15,6 @@ use crate::state::OpenKind;
 
 pub(super) async fn read<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: ReadRequest, chain: &mut Chain) -> R {
     let id = super::file_id_of(c, item, req.file_id, chain)?;
-    chain.file_id = Some(req.file_id).filter(|f| *f != smb_wire::FileId::ANY).or(chain.file_id);
     let (kind, granted, is_dir): (OpenKind<V>, _, _) = {
         let st = c.st.borrow();
         let o = st.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
@@ -32,6 +31,11 @@ pub(super) async fn read<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: ReadRequ
         return Err(NtStatus::ACCESS_DENIED);
     }
     let len = req.length as usize;
+    // Offsets are signed 64-bit on the server side (MS-FSA): beyond is invalid.
+    let end = req.offset.checked_add(u64::from(req.length)).ok_or(NtStatus::INVALID_PARAMETER)?;
+    if req.offset > i64::MAX as u64 || end > i64::MAX as u64 {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
     match kind {
         OpenKind::Pipe(p) => {
             let (data, more) = p.borrow_mut().read(len);
@@ -43,6 +47,9 @@ pub(super) async fn read<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: ReadRequ
         }
         OpenKind::File(h) => {
             if len == 0 {
+                if req.minimum_count > 0 {
+                    return Err(NtStatus::END_OF_FILE);
+                }
                 return Ok(Reply::Ok(NtStatus::SUCCESS, Response::Read(ReadResponse { data_remaining: 0, data: Vec::new(), flags: 0 })));
             }
             let buf = Vec::with_capacity(len);
@@ -51,6 +58,9 @@ pub(super) async fn read<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: ReadRequ
             buf.truncate(n);
             if n == 0 || n < req.minimum_count as usize {
                 return Err(NtStatus::END_OF_FILE);
+            }
+            if let Some(o) = c.st.borrow_mut().opens.get_mut(&id) {
+                o.position = req.offset + n as u64;
             }
             Ok(Reply::Ok(NtStatus::SUCCESS, Response::Read(ReadResponse { data_remaining: 0, data: buf, flags: 0 })))
         }

@@ -112,7 +112,7 @@ pub(super) async fn set_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: SetI
                     // Renaming streams is not supported (no named streams are stored).
                     return Err(NtStatus::INVALID_PARAMETER);
                 }
-                let target = RelPath::from_smb(target_name).map_err(|_| NtStatus::OBJECT_NAME_INVALID)?;
+                let target = RelPath::from_smb(target_name).map_err(crate::errno::path_status)?;
                 let (target, existing) = match c.vfs.resolve(&share.root, &target).await {
                     Ok(Resolved::Found { path, attr }) => (path, Some(attr)),
                     Ok(Resolved::Missing { parent, name }) => (parent.join(&name), None),

@@ -15,6 +15,8 @@ use crate::conn::Conn;
 use crate::state::OpenKind;
 
 const WRITEFLAG_WRITE_THROUGH: u32 = 0x0000_0001;
+/// The largest file size NTFS allows (MS-FSA's MAXFILESIZE); writes may not end beyond it.
+const MAX_FILE_SIZE: u64 = 0x0000_0FFF_FFFF_0000;
 
 pub(super) async fn write<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: WriteRequest, chain: &mut Chain) -> R {
     let id = super::file_id_of(c, item, req.file_id, chain)?;
@@ -40,24 +42,32 @@ pub(super) async fn write<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: WriteRe
             p.borrow_mut().write(&req.data, &info).map_err(|_| NtStatus::PIPE_BROKEN)?;
         }
         OpenKind::File(h) => {
-            let mut offset = req.offset;
-            if offset == u64::MAX {
-                // Append (0xFFFFFFFFFFFFFFFF with FILE_APPEND_DATA).
-                offset = h.stat().await.map_err(|e| crate::errno::status_of(&e))?.size;
-            } else if granted & access::FILE_WRITE_DATA == 0 {
+            let offset = req.offset;
+            // Offsets are signed 64-bit, and no file grows past MAXFILESIZE (MS-FSA).
+            let end = offset.checked_add(u64::from(count)).ok_or(NtStatus::INVALID_PARAMETER)?;
+            if offset > i64::MAX as u64 || end > i64::MAX as u64 || (count > 0 && offset >= MAX_FILE_SIZE) {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            if count > 0 && end >= MAX_FILE_SIZE {
+                // The file would reach MAXFILESIZE: as on NTFS, the volume is "full".
+                return Err(NtStatus::DISK_FULL);
+            }
+            if granted & access::FILE_WRITE_DATA == 0 {
                 // Append-only access may only write at the end.
                 let size = h.stat().await.map_err(|e| crate::errno::status_of(&e))?.size;
                 if offset < size {
                     return Err(NtStatus::ACCESS_DENIED);
                 }
             }
-            offset.checked_add(u64::from(count)).filter(|e| *e <= i64::MAX as u64).ok_or(NtStatus::INVALID_PARAMETER)?;
             if count > 0 {
                 let (res, _buf) = h.write_all_at(req.data, offset).await;
                 res.map_err(|e| crate::errno::status_of(&e))?;
             }
             if req.flags & WRITEFLAG_WRITE_THROUGH != 0 || options & FILE_WRITE_THROUGH != 0 {
                 h.sync(true).await.map_err(|e| crate::errno::status_of(&e))?;
+            }
+            if let Some(o) = c.st.borrow_mut().opens.get_mut(&id) {
+                o.position = end;
             }
         }
     }
