@@ -42,7 +42,9 @@ fn server_guid(path: &Path, name: &str) -> [u8; 16] {
     h.update(name.as_bytes());
     let d = h.finalize();
     let mut g = [0u8; 16];
-    g.copy_from_slice(&d[..16]);
+    for (g, d) in g.iter_mut().zip(d.iter()) {
+        *g = *d;
+    }
     g
 }
 

@@ -60,18 +60,18 @@ fn from_utf16(b: &[u8]) -> Result<String, AuthError> {
     if b.len() % 2 != 0 {
         return Err(AuthError::Malformed("odd UTF-16 length"));
     }
-    let units: Vec<u16> = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    let units: Vec<u16> = b.chunks_exact(2).map(|c| c.try_into().map(u16::from_le_bytes).unwrap_or(0)).collect();
     String::from_utf16(&units).map_err(|_| AuthError::Malformed("invalid UTF-16"))
 }
 
 fn u16_at(b: &[u8], at: usize) -> Result<u16, AuthError> {
-    let s = b.get(at..at + 2).ok_or(AuthError::Malformed("truncated"))?;
-    Ok(u16::from_le_bytes([s[0], s[1]]))
+    let s: [u8; 2] = b.get(at..at + 2).and_then(|s| s.try_into().ok()).ok_or(AuthError::Malformed("truncated"))?;
+    Ok(u16::from_le_bytes(s))
 }
 
 fn u32_at(b: &[u8], at: usize) -> Result<u32, AuthError> {
-    let s = b.get(at..at + 4).ok_or(AuthError::Malformed("truncated"))?;
-    Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    let s: [u8; 4] = b.get(at..at + 4).and_then(|s| s.try_into().ok()).ok_or(AuthError::Malformed("truncated"))?;
+    Ok(u32::from_le_bytes(s))
 }
 
 /// A (len, maxlen, offset) field of an NTLM message, resolved against the message.

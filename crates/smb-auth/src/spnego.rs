@@ -16,8 +16,11 @@ const MAX_TOKEN: usize = 64 * 1024;
 const ACCEPT_COMPLETED: u8 = 0;
 const ACCEPT_INCOMPLETE: u8 = 1;
 
-/// Read one DER TLV: (tag, contents, whole encoding, rest).
-fn tlv(b: &[u8]) -> Result<(u8, &[u8], &[u8], &[u8]), AuthError> {
+/// One DER element: (tag, contents, whole encoding, rest of the input).
+type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+/// Read one DER TLV.
+fn tlv(b: &[u8]) -> Result<Tlv<'_>, AuthError> {
     let bad = AuthError::Malformed("DER");
     let tag = *b.first().ok_or(bad.clone())?;
     let l0 = *b.get(1).ok_or(bad.clone())?;
@@ -217,7 +220,7 @@ impl SpnegoServer {
     }
 
     fn ntlm_step(&mut self, tok: &[u8], mic: Option<&[u8]>, creds: &dyn Credentials) -> Result<Step, AuthError> {
-        let ty = tok.get(8..12).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let ty = tok.get(8..12).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes);
         match ty {
             Some(1) => {
                 let ch = self.ntlm.challenge(tok)?;

@@ -108,7 +108,7 @@ fn unsigned_and_badly_signed_requests_are_access_denied() {
 fn a_request_before_negotiate_closes_the_connection() {
     let s = server(config());
     let mut c = Client::over(Box::new(s.clone()));
-    let m = c.build(Command::ECHO, &Request::Echo(EchoRequest::default()), 1);
+    let m = c.build(Command::ECHO, &Request::Echo(EchoRequest), 1);
     c.send_framed(&m);
     assert!(c.recv_frame().is_none());
     assert!(s.0.borrow().closed.is_some());
@@ -118,7 +118,7 @@ fn a_request_before_negotiate_closes_the_connection() {
 fn reusing_a_message_id_closes_the_connection() {
     let (mut c, s) = logged_in(0x0302);
     c.next_message_id -= 1;
-    let body = Request::Echo(EchoRequest::default());
+    let body = Request::Echo(EchoRequest);
     let mut m = c.build(Command::ECHO, &body, 1);
     c.sign(&mut m);
     c.send_framed(&m);
@@ -130,7 +130,7 @@ fn reusing_a_message_id_closes_the_connection() {
 fn a_message_id_beyond_the_granted_credits_closes_the_connection() {
     let (mut c, s) = logged_in(0x0302);
     c.next_message_id += 10_000;
-    let mut m = c.build(Command::ECHO, &Request::Echo(EchoRequest::default()), 1);
+    let mut m = c.build(Command::ECHO, &Request::Echo(EchoRequest), 1);
     c.sign(&mut m);
     c.send_framed(&m);
     assert!(c.recv_frame().is_none());
@@ -149,7 +149,7 @@ fn a_second_negotiate_closes_the_connection() {
 fn a_session_that_does_not_exist_is_user_session_deleted() {
     let (mut c, _s) = logged_in(0x0311);
     c.session_id ^= 0x5555;
-    let m = c.build(Command::ECHO, &Request::Echo(EchoRequest::default()), 1);
+    let m = c.build(Command::ECHO, &Request::Echo(EchoRequest), 1);
     c.send_framed(&m);
     assert_eq!(c.recv_reply().unwrap().status, NtStatus::USER_SESSION_DELETED);
 }

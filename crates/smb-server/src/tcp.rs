@@ -161,8 +161,7 @@ async fn connection<V: Vfs>(server: Arc<Server>, vfs: V, stream: TcpStream, peer
                 break;
             }
         };
-        let mut head = [0u8; 4];
-        head.copy_from_slice(&h[..4]);
+        let Some(head) = h.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok()) else { break };
         hdr = h;
         if head[0] == 0x85 {
             // NetBIOS session keepalive: nothing to do.

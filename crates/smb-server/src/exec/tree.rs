@@ -78,7 +78,7 @@ pub(super) async fn disconnect<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item) -> R {
         super::close::close_open(c, id).await;
     }
     c.st.borrow_mut().trees.remove(&tid);
-    Ok(Reply::Ok(NtStatus::SUCCESS, Response::TreeDisconnect(TreeDisconnectResponse::default())))
+    Ok(Reply::Ok(NtStatus::SUCCESS, Response::TreeDisconnect(TreeDisconnectResponse)))
 }
 
 pub(super) async fn logoff<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, chain: &mut Chain) -> R {
@@ -89,7 +89,7 @@ pub(super) async fn logoff<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, chain: &mut
     }
     c.st.borrow_mut().trees.retain(|_, t| t.session_id != sid);
     chain.logoffs.push(sid);
-    Ok(Reply::Ok(NtStatus::SUCCESS, Response::Logoff(LogoffResponse::default())))
+    Ok(Reply::Ok(NtStatus::SUCCESS, Response::Logoff(LogoffResponse)))
 }
 
 #[cfg(test)]
