@@ -23,12 +23,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# The Debian samba package starts its own smbd/nmbd on 445; the tests bring up their own.
+# The Debian samba package may start its own smbd/nmbd on 445; the tests bring up their own
+# private instances on free ports, so the system one is only switched off, never needed.
 if [ "$test_peers" = 1 ]; then
   for svc in smbd nmbd samba-ad-dc; do
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
   done
-  pkill -x smbd >/dev/null 2>&1 || true
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -30,12 +30,13 @@ def test_suite_passes_completely(server, suite):
 def samba(tmp_path_factory):
     if not have("smbd"):
         pytest.skip("samba not installed")
-    share = tmp_path_factory.mktemp("samba") / "data"
+    base = tmp_path_factory.mktemp("samba")
+    env = dict(os.environ, PEER_ROOT=str(base / "peer"))
     port = free_port()
-    pid = subprocess.run([str(ROOT / "scripts" / "samba-peer.sh"), "start", str(share), str(port), USER, PASSWORD],
-                         capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    subprocess.run([str(ROOT / "scripts" / "samba-peer.sh"), "start", str(base / "data"), str(port), USER, PASSWORD],
+                   capture_output=True, text=True, check=True, timeout=60, env=env)
     yield port
-    subprocess.run([str(ROOT / "scripts" / "samba-peer.sh"), "stop"], check=False, timeout=60)
+    subprocess.run([str(ROOT / "scripts" / "samba-peer.sh"), "stop"], check=False, timeout=60, env=env)
 
 
 def test_compare_with_samba(server, samba):
