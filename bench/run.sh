@@ -18,8 +18,9 @@ W=${BENCH_DIR:-/var/tmp/nasd-bench}
 export PEER_ROOT=$W/peer   # a private Samba instance, separate from the tests'
 scripts/install-deps.sh --test >/dev/null
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo build --release --locked -p nasd >/dev/null
+[ -n "${NASD_RELEASE_BIN:-}" ] || cargo build --release --locked -p nasd >/dev/null
 rm -rf "$W"; mkdir -p "$W"/{nasd,samba,src}
+NASD=${NASD_RELEASE_BIN:-./target/release/nasd}
 SRC=/dev/shm/nasd-bench-src.bin
 head -c $((SIZE_MIB << 20)) /dev/urandom >"$SRC"
 trap 'rm -f "$SRC"; scripts/samba-peer.sh stop >/dev/null 2>&1 || true; [ -n "${NPID:-}" ] && kill $NPID 2>/dev/null || true' EXIT
@@ -27,10 +28,10 @@ trap 'rm -f "$SRC"; scripts/samba-peer.sh stop >/dev/null 2>&1 || true; [ -n "${
 prot=sign; [ "${ENCRYPT:-0}" = 1 ] && prot=encrypt
 # nasd
 DB=$W/nasd.db
-./target/release/nasd --db "$DB" user add $USER_ --password-stdin <<<"$PASS_" >/dev/null
-./target/release/nasd --db "$DB" share add data "$W/nasd/data" --create >/dev/null
+"$NASD" --db "$DB" user add $USER_ --password-stdin <<<"$PASS_" >/dev/null
+"$NASD" --db "$DB" share add data "$W/nasd/data" --create >/dev/null
 NPORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-RUST_LOG=warn ./target/release/nasd --db "$DB" serve --listen 127.0.0.1:$NPORT 2>"$W/nasd.log" &
+RUST_LOG=warn "$NASD" --db "$DB" serve --listen 127.0.0.1:$NPORT 2>"$W/nasd.log" &
 NPID=$!
 # samba
 SPORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
