@@ -1,11 +1,9 @@
 //! SMB2/3 message signing: HMAC-SHA256, AES-128-CMAC, AES-128-GMAC.
 
-use aes::cipher::{BlockEncrypt, KeyInit};
 use aes::Aes128;
 use cmac::Cmac;
-use ghash::universal_hash::UniversalHash;
-use ghash::GHash;
 use hmac::{Hmac, Mac};
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -67,7 +65,9 @@ pub struct SigningKey {
 enum Signer {
     Hmac(Box<Hmac<Sha256>>),
     Cmac(Box<Cmac<Aes128>>),
-    Gmac { aes: Box<Aes128>, ghash: Box<GHash> },
+    /// AES-GMAC through ring's AES-GCM: its GHASH is aggregated, hand-tuned CLMUL/AVX
+    /// assembly, several times faster than a block-at-a-time GHASH on 8 MiB messages.
+    Gmac(Box<LessSafeKey>),
 }
 
 impl core::fmt::Debug for SigningKey {
@@ -120,6 +120,17 @@ fn gmac_nonce(msg: &[u8]) -> Result<[u8; 12], CryptoError> {
     Ok(nonce)
 }
 
+/// The AES-GMAC tag of `msg` (whose signature field the caller has zeroed).
+fn gmac(key: &LessSafeKey, msg: &[u8]) -> Result<[u8; 16], CryptoError> {
+    let nonce = Nonce::assume_unique_for_key(gmac_nonce(msg)?);
+    let tag = key
+        .seal_in_place_separate_tag(nonce, Aad::from(msg), &mut [])
+        .map_err(|_| CryptoError::MessageTooLong)?;
+    let mut out = [0u8; 16];
+    out.copy_from_slice(tag.as_ref());
+    Ok(out)
+}
+
 impl SigningKey {
     /// Expand `key` for `alg`. Every SMB signing key is 16 bytes (for 2.x the
     /// 16-byte SessionKey itself); anything else is
@@ -142,16 +153,9 @@ impl SigningKey {
             SigningAlgorithm::AesCmac => Signer::Cmac(Box::new(
                 <Cmac<Aes128> as Mac>::new_from_slice(key).map_err(|_| bad_len)?,
             )),
-            SigningAlgorithm::AesGmac => {
-                let aes = Aes128::new_from_slice(key).map_err(|_| bad_len)?;
-                // H = E_K(0^128), the GHASH key of GCM.
-                let mut h = aes::Block::default();
-                aes.encrypt_block(&mut h);
-                Signer::Gmac {
-                    aes: Box::new(aes),
-                    ghash: Box::new(GHash::new(&h)),
-                }
-            }
+            SigningAlgorithm::AesGmac => Signer::Gmac(Box::new(LessSafeKey::new(
+                UnboundKey::new(&AES_128_GCM, key).map_err(|_| bad_len)?,
+            ))),
         };
         Ok(Self { inner })
     }
@@ -161,7 +165,7 @@ impl SigningKey {
         match self.inner {
             Signer::Hmac(_) => SigningAlgorithm::HmacSha256,
             Signer::Cmac(_) => SigningAlgorithm::AesCmac,
-            Signer::Gmac { .. } => SigningAlgorithm::AesGmac,
+            Signer::Gmac(_) => SigningAlgorithm::AesGmac,
         }
     }
 
@@ -190,29 +194,14 @@ impl SigningKey {
                 mac.update(tail);
                 out = mac.finalize().into_bytes().into();
             }
-            Signer::Gmac { aes, ghash } => {
-                // GMAC = GCM with the message as AAD and no plaintext:
-                // tag = GHASH_H(A || pad || len64(A) || len64(0)) ^ E_K(J0),
-                // J0 = nonce || 0x00000001. Fed in pieces (48 and 16 bytes are
-                // whole blocks, so per-piece padding is a no-op) to skip the
-                // copy a contiguous AAD would need.
-                let nonce = gmac_nonce(msg)?;
-                let mut g = (**ghash).clone();
-                g.update_padded(head);
-                g.update_padded(&zeros);
-                g.update_padded(tail);
-                let aad_bits = (msg.len() as u64).wrapping_mul(8);
-                let len_block = (u128::from(aad_bits) << 64).to_be_bytes();
-                g.update(&[len_block.into()]);
-                let s = g.finalize();
-                let mut j0 = aes::Block::default();
-                for (d, b) in j0.iter_mut().zip(nonce.iter().chain([0u8, 0, 0, 1].iter())) {
-                    *d = *b;
+            Signer::Gmac(key) => {
+                // GMAC = GCM with the message as AAD and no plaintext. The AAD must be
+                // contiguous: a copy with the signature field zeroed.
+                let mut aad = msg.to_vec();
+                if let Some(f) = aad.get_mut(SIGNATURE_OFFSET..SMB2_HEADER_LEN) {
+                    f.fill(0);
                 }
-                aes.encrypt_block(&mut j0);
-                for ((d, a), b) in out.iter_mut().zip(s.iter()).zip(j0.iter()) {
-                    *d = a ^ b;
-                }
+                out = gmac(key, &aad)?;
             }
         }
         Ok(out)
@@ -222,13 +211,47 @@ impl SigningKey {
     /// zero and write it there. The caller sets SMB2_FLAGS_SIGNED (and, for
     /// a compound, pads the message as it will be sent) *before* signing.
     pub fn sign(&self, msg: &mut [u8]) -> Result<(), CryptoError> {
-        let sig = self.signature(msg)?;
         let len = msg.len();
+        let sig = match &self.inner {
+            Signer::Gmac(key) => {
+                // In place: zero the field, MAC the message as it stands, no copy.
+                msg.get_mut(SIGNATURE_OFFSET..SMB2_HEADER_LEN)
+                    .ok_or(CryptoError::MessageTooShort { len })?
+                    .fill(0);
+                gmac(key, msg)?
+            }
+            _ => self.signature(msg)?,
+        };
         let field = msg
             .get_mut(SIGNATURE_OFFSET..SMB2_HEADER_LEN)
             .ok_or(CryptoError::MessageTooShort { len })?;
         field.copy_from_slice(&sig);
         Ok(())
+    }
+
+    /// Like [`SigningKey::verify`], but may use `msg` as scratch (the signature field is
+    /// zeroed while the MAC is computed, then restored), which saves a copy of the message
+    /// for AES-GMAC.
+    pub fn verify_in_place(&self, msg: &mut [u8]) -> Result<(), CryptoError> {
+        let len = msg.len();
+        let Signer::Gmac(key) = &self.inner else {
+            return self.verify(msg);
+        };
+        let field = msg
+            .get_mut(SIGNATURE_OFFSET..SMB2_HEADER_LEN)
+            .ok_or(CryptoError::MessageTooShort { len })?;
+        let mut got = [0u8; SIGNATURE_LEN];
+        got.copy_from_slice(field);
+        field.fill(0);
+        let expected = gmac(key, msg);
+        if let Some(f) = msg.get_mut(SIGNATURE_OFFSET..SMB2_HEADER_LEN) {
+            f.copy_from_slice(&got);
+        }
+        if bool::from(expected?.ct_eq(&got)) {
+            Ok(())
+        } else {
+            Err(CryptoError::BadSignature)
+        }
     }
 
     /// Check the signature in header bytes 48..64 in constant time.
