@@ -15,15 +15,18 @@ use crate::state::OpenKind;
 
 pub(super) async fn read<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: ReadRequest, chain: &mut Chain) -> R {
     let id = super::file_id_of(c, item, req.file_id, chain)?;
-    let (kind, granted, is_dir): (OpenKind<V>, _, _) = {
+    let (kind, granted, is_dir, key): (OpenKind<V>, _, _, _) = {
         let st = c.st.borrow();
         let o = st.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
         let kind = match &o.kind {
             OpenKind::File(h) => OpenKind::File(h.clone()),
             OpenKind::Pipe(p) => OpenKind::Pipe(p.clone()),
         };
-        (kind, o.access, o.is_dir)
+        (kind, o.access, o.is_dir, o.key)
     };
+    if c.server.files.io_conflict(key, id, req.offset, u64::from(req.length), false) {
+        return Err(NtStatus::FILE_LOCK_CONFLICT);
+    }
     if is_dir {
         return Err(NtStatus::INVALID_DEVICE_REQUEST);
     }

@@ -20,15 +20,18 @@ const MAX_FILE_SIZE: u64 = 0x0000_0FFF_FFFF_0000;
 
 pub(super) async fn write<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: WriteRequest, chain: &mut Chain) -> R {
     let id = super::file_id_of(c, item, req.file_id, chain)?;
-    let (kind, granted, is_dir, options): (OpenKind<V>, _, _, _) = {
+    let (kind, granted, is_dir, options, key): (OpenKind<V>, _, _, _, _) = {
         let st = c.st.borrow();
         let o = st.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
         let kind = match &o.kind {
             OpenKind::File(h) => OpenKind::File(h.clone()),
             OpenKind::Pipe(p) => OpenKind::Pipe(p.clone()),
         };
-        (kind, o.access, o.is_dir, o.create_options)
+        (kind, o.access, o.is_dir, o.create_options, o.key)
     };
+    if c.server.files.io_conflict(key, id, req.offset, req.data.len() as u64, true) {
+        return Err(NtStatus::FILE_LOCK_CONFLICT);
+    }
     if is_dir {
         return Err(NtStatus::INVALID_DEVICE_REQUEST);
     }
