@@ -1,13 +1,14 @@
 #![no_main]
-//! NTLMSSP messages from the network: NEGOTIATE then AUTHENTICATE, never a panic.
+//! NTLMSSP messages from the network, never a panic: the input as a NEGOTIATE, as an
+//! AUTHENTICATE after a well-formed NEGOTIATE, and split in two as a whole exchange.
 
 use libfuzzer_sys::fuzz_target;
 
-struct NoUsers;
+struct OneUser;
 
-impl smb_auth::Credentials for NoUsers {
+impl smb_auth::Credentials for OneUser {
     fn nt_hash(&self, user: &str, _domain: &str) -> Option<[u8; 16]> {
-        (user == "u").then(|| smb_auth::nt_hash("p"))
+        user.eq_ignore_ascii_case("u").then(|| smb_auth::nt_hash("p"))
     }
 }
 
@@ -20,11 +21,22 @@ fn id() -> smb_auth::ServerIdentity {
     }
 }
 
+/// A NEGOTIATE offering everything a Windows client does (flags 0xe2088297).
+const NEGOTIATE: &[u8] = b"NTLMSSP\0\x01\0\0\0\x97\x82\x08\xe2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x0a\0\x61\x4a\0\0\0\x0f";
+
 fuzz_target!(|data: &[u8]| {
     let mut s = smb_auth::NtlmServer::new(id(), [1; 8], 0);
-    let _ = s.authenticate(data, &NoUsers);
+    let _ = s.challenge(data);
+
+    let mut s = smb_auth::NtlmServer::new(id(), [1; 8], 0);
+    if s.challenge(NEGOTIATE).is_ok() && s.authenticate(data, &OneUser).is_ok() {
+        if let Some(sec) = s.session_security() {
+            let _ = sec.verify(data, data);
+        }
+    }
+
     let mut s = smb_auth::NtlmServer::new(id(), [1; 8], 0);
     let (a, b) = data.split_at(data.len() / 2);
     let _ = s.challenge(a);
-    let _ = s.authenticate(b, &NoUsers);
+    let _ = s.authenticate(b, &OneUser);
 });
