@@ -58,10 +58,17 @@ pub fn catalog_from(snap: Snapshot, db_path: &Path) -> anyhow::Result<Catalog> {
         dns_domain: String::new(),
     };
     let mut proto = smb_proto::Config::new(server_guid(db_path, &s.server_name), identity);
-    let lo = dialect_code(&s.min_dialect).with_context(|| format!("bad min_dialect {:?}", s.min_dialect))?;
-    let hi = dialect_code(&s.max_dialect).with_context(|| format!("bad max_dialect {:?}", s.max_dialect))?;
+    let lo = dialect_code(&s.min_dialect)
+        .with_context(|| format!("bad min_dialect {:?}", s.min_dialect))?;
+    let hi = dialect_code(&s.max_dialect)
+        .with_context(|| format!("bad max_dialect {:?}", s.max_dialect))?;
     proto.dialects.retain(|d| *d >= lo && *d <= hi);
-    anyhow::ensure!(!proto.dialects.is_empty(), "min_dialect {} is above max_dialect {}", s.min_dialect, s.max_dialect);
+    anyhow::ensure!(
+        !proto.dialects.is_empty(),
+        "min_dialect {} is above max_dialect {}",
+        s.min_dialect,
+        s.max_dialect
+    );
     proto.signing_required = s.signing_required;
     proto.encryption = match s.encryption {
         EncryptionPolicy::Off => smb_proto::EncryptionPolicy::Off,
@@ -89,9 +96,20 @@ pub fn catalog_from(snap: Snapshot, db_path: &Path) -> anyhow::Result<Catalog> {
     let users = snap
         .users
         .into_iter()
-        .map(|u| UserConfig { name: u.name, nt_hash: u.nt_hash, enabled: u.enabled })
+        .map(|u| UserConfig {
+            name: u.name,
+            nt_hash: u.nt_hash,
+            enabled: u.enabled,
+        })
         .collect();
-    Ok(Catalog::new(shares, users, s.server_name.clone(), s.workgroup.clone(), s.server_comment.clone(), proto))
+    Ok(Catalog::new(
+        shares,
+        users,
+        s.server_name.clone(),
+        s.workgroup.clone(),
+        s.server_comment.clone(),
+        proto,
+    ))
 }
 
 /// Log to journald when started by systemd with a journal stream, else to stderr.
@@ -104,7 +122,9 @@ fn init_logging() {
     let registry = tracing_subscriber::registry().with(filter);
     let res = match journald {
         Some(j) => registry.with(j).try_init(),
-        None => registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).try_init(),
+        None => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
     };
     if res.is_err() {
         eprintln!("nasd: logging was already initialised");
@@ -114,15 +134,25 @@ fn init_logging() {
 /// Serve until SIGTERM/SIGINT.
 pub fn run(store_path: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     init_logging();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let store = rt.block_on(Store::open(store_path)).with_context(|| format!("opening {}", store_path.display()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let store = rt
+        .block_on(Store::open(store_path))
+        .with_context(|| format!("opening {}", store_path.display()))?;
     let snap = rt.block_on(store.snapshot())?;
     let catalog = catalog_from(snap, store_path)?;
     for s in &catalog.shares {
         tracing::info!(share = %s.cfg.name, path = %s.cfg.path.display(), "serving share");
     }
     let server = Server::new(catalog);
-    let threads = if opts.threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { opts.threads };
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        opts.threads
+    };
     let (tx, rx) = tokio::sync::watch::channel(false);
     let listen = opts.listen;
     // Bind every worker's socket here, so a busy port or a missing privilege is reported
@@ -132,9 +162,9 @@ pub fn run(store_path: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         .collect::<std::io::Result<Vec<_>>>()
         .with_context(|| format!("cannot listen on {listen}"))?;
     let srv = server.clone();
-    let workers = std::thread::Builder::new().name("smb-listen".into()).spawn(move || {
-        smb_server::serve_tcp(srv, listeners, smb_vfs::UringVfs::new, rx)
-    })?;
+    let workers = std::thread::Builder::new()
+        .name("smb-listen".into())
+        .spawn(move || smb_server::serve_tcp(srv, listeners, smb_vfs::UringVfs::new, rx))?;
     tracing::info!(%listen, threads, "nasd listening");
     notify_ready();
     rt.block_on(async {
@@ -171,7 +201,9 @@ pub fn run(store_path: &Path, opts: ServeOptions) -> anyhow::Result<()> {
 
 /// Tell systemd we are ready (Type=notify), if it is listening.
 fn notify_ready() {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
     let sock = match std::os::unix::net::UnixDatagram::unbound() {
         Ok(s) => s,
         Err(_) => return,

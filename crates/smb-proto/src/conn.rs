@@ -9,10 +9,10 @@ use smb_crypto::{Cipher, PreauthHash, SigningAlgorithm};
 use smb_wire::codec::Writer;
 use smb_wire::header::{flags, Command, Header, HEADER_SIZE};
 use smb_wire::message::{split_compound, Request, Response};
+use smb_wire::misc::ErrorResponse;
 use smb_wire::negotiate::{NegotiateContext, NegotiateRequest, NegotiateResponse};
 use smb_wire::session::{SessionSetupRequest, SessionSetupResponse};
 use smb_wire::transform::TransformHeader;
-use smb_wire::misc::ErrorResponse;
 use smb_wire::NtStatus;
 
 use crate::config::{Config, EncryptionPolicy};
@@ -94,7 +94,10 @@ pub enum Work {
     /// For the server to execute, in order.
     Request(Request),
     /// Cancel the request with this message id (sync) or async id, if still pending.
-    Cancel { message_id: u64, async_id: Option<u64> },
+    Cancel {
+        message_id: u64,
+        async_id: Option<u64>,
+    },
     /// Already answered by the connection (negotiate, session setup, echo, errors).
     Answered,
 }
@@ -186,7 +189,10 @@ impl Connection {
 
     /// Valid sessions, for live status.
     pub fn sessions(&self) -> Vec<Arc<SessionInfo>> {
-        self.sessions.values().filter_map(|s| s.info.clone()).collect()
+        self.sessions
+            .values()
+            .filter_map(|s| s.info.clone())
+            .collect()
     }
 
     /// A fresh async id for a request the server is about to answer with [`Reply::Pending`].
@@ -266,8 +272,14 @@ impl Connection {
             if self.negotiated.is_none() && hdr.command != Command::NEGOTIATE {
                 return Err(Disconnect::NotNegotiated);
             }
-            let charge = if self.multi_credit() { hdr.credit_charge } else { 0 };
-            self.credits.consume(hdr.message_id, charge).map_err(Disconnect::Credits)?;
+            let charge = if self.multi_credit() {
+                hdr.credit_charge
+            } else {
+                0
+            };
+            self.credits
+                .consume(hdr.message_id, charge)
+                .map_err(Disconnect::Credits)?;
         }
         if !hdr.command.is_known() {
             return Ok(self.answered(hdr, NtStatus::INVALID_PARAMETER, encrypted_session));
@@ -283,12 +295,17 @@ impl Connection {
         };
         match req {
             Request::Negotiate(n) => self.negotiate(now, hdr, bytes, n),
-            Request::SessionSetup(s) => Ok(self.session_setup(hdr, bytes, s, creds, encrypted_session)),
+            Request::SessionSetup(s) => {
+                Ok(self.session_setup(hdr, bytes, s, creds, encrypted_session))
+            }
             Request::Cancel(_) => {
                 let async_id = hdr.is_async().then_some(hdr.async_id);
                 let message_id = hdr.message_id;
                 let mut item = self.no_reply(hdr, encrypted_session);
-                item.work = Work::Cancel { message_id, async_id };
+                item.work = Work::Cancel {
+                    message_id,
+                    async_id,
+                };
                 Ok(item)
             }
             other => Ok(self.session_request(hdr, bytes, other, encrypted_session)),
@@ -388,10 +405,19 @@ impl Connection {
 
     fn server_security_mode(&self) -> u16 {
         SMB2_NEGOTIATE_SIGNING_ENABLED
-            | if self.cfg.signing_required { SMB2_NEGOTIATE_SIGNING_REQUIRED } else { 0 }
+            | if self.cfg.signing_required {
+                SMB2_NEGOTIATE_SIGNING_REQUIRED
+            } else {
+                0
+            }
     }
 
-    fn negotiate_response(&mut self, dialect: u16, contexts: Option<Vec<NegotiateContext>>, now: u64) -> NegotiateResponse {
+    fn negotiate_response(
+        &mut self,
+        dialect: u16,
+        contexts: Option<Vec<NegotiateContext>>,
+        now: u64,
+    ) -> NegotiateResponse {
         let mut caps = 0;
         if dialect != 0x0202 && dialect != 0x02FF {
             caps |= CAP_LARGE_MTU;
@@ -405,7 +431,11 @@ impl Connection {
             }
         }
         let _ = CAP_DFS;
-        let max = if dialect == 0x0202 || dialect == 0x02FF { 65536 } else { self.cfg.max_io };
+        let max = if dialect == 0x0202 || dialect == 0x02FF {
+            65536
+        } else {
+            self.cfg.max_io
+        };
         NegotiateResponse {
             security_mode: self.server_security_mode(),
             dialect,
@@ -455,9 +485,15 @@ impl Connection {
             let mut seen_sign = false;
             for c in &req.contexts {
                 match c {
-                    NegotiateContext::PreauthIntegrity { hash_algorithms, .. } => {
+                    NegotiateContext::PreauthIntegrity {
+                        hash_algorithms, ..
+                    } => {
                         if !hash_algorithms.contains(&HASH_SHA512) {
-                            return Ok(self.answered(hdr, NtStatus::SMB_NO_PREAUTH_INTEGRITY_HASH_OVERLAP, None));
+                            return Ok(self.answered(
+                                hdr,
+                                NtStatus::SMB_NO_PREAUTH_INTEGRITY_HASH_OVERLAP,
+                                None,
+                            ));
                         }
                         has_preauth = true;
                     }
@@ -482,9 +518,12 @@ impl Connection {
                             SigningAlgorithm::AesCmac => 1,
                             SigningAlgorithm::AesGmac => 2,
                         };
-                        ctx.push(NegotiateContext::SigningCapabilities { algorithms: vec![id] });
+                        ctx.push(NegotiateContext::SigningCapabilities {
+                            algorithms: vec![id],
+                        });
                     }
-                    NegotiateContext::Encryption { .. } | NegotiateContext::SigningCapabilities { .. } => {
+                    NegotiateContext::Encryption { .. }
+                    | NegotiateContext::SigningCapabilities { .. } => {
                         // A context type may appear only once (3.3.5.4).
                         return Ok(self.answered(hdr, NtStatus::INVALID_PARAMETER, None));
                     }
@@ -496,7 +535,13 @@ impl Connection {
             }
             let mut salt = vec![0u8; 32];
             self.rng.fill(&mut salt);
-            ctx.insert(0, NegotiateContext::PreauthIntegrity { hash_algorithms: vec![HASH_SHA512], salt });
+            ctx.insert(
+                0,
+                NegotiateContext::PreauthIntegrity {
+                    hash_algorithms: vec![HASH_SHA512],
+                    salt,
+                },
+            );
             out_ctx = Some(ctx);
             let mut h = PreauthHash::zero();
             h.update(bytes);
@@ -517,7 +562,12 @@ impl Connection {
             signing,
             preauth,
         });
-        let mut item = self.item(hdr, Work::Answered, Reply::Ok(NtStatus::SUCCESS, Response::Negotiate(resp)), None);
+        let mut item = self.item(
+            hdr,
+            Work::Answered,
+            Reply::Ok(NtStatus::SUCCESS, Response::Negotiate(resp)),
+            None,
+        );
         // The response is hashed into the connection's preauth hash when it is encoded.
         item.preauth_session = (dialect == 0x0311).then_some(0);
         Ok(item)
@@ -544,11 +594,7 @@ impl Connection {
         if hdr.session_id == 0 {
             let id = self.new_session_id();
             let preauth = neg.preauth.clone();
-            let spnego = SpnegoServer::new(
-                self.cfg.identity.clone(),
-                self.challenge(),
-                0,
-            );
+            let spnego = SpnegoServer::new(self.cfg.identity.clone(), self.challenge(), 0);
             self.sessions.insert(
                 id,
                 Session {
@@ -558,7 +604,6 @@ impl Connection {
                     signing: None,
                     decrypt: None,
                     encrypt: None,
-                    cipher: neg.cipher,
                     signing_required: false,
                     nonce_counter: 0,
                 },
@@ -572,7 +617,9 @@ impl Connection {
                 Some(s) => {
                     if s.is_valid() {
                         // Re-authentication: a new exchange on the same session and keys.
-                        s.state = SessionState::InProgress(Box::new(SpnegoServer::new(identity, challenge, 0)));
+                        s.state = SessionState::InProgress(Box::new(SpnegoServer::new(
+                            identity, challenge, 0,
+                        )));
                     }
                 }
             }
@@ -592,11 +639,17 @@ impl Connection {
         let reauth = sess.info.is_some();
         match step {
             Ok(Step::Continue(token)) => {
-                let resp = SessionSetupResponse { session_flags: 0, security_buffer: token };
+                let resp = SessionSetupResponse {
+                    session_flags: 0,
+                    security_buffer: token,
+                };
                 let mut item = self.item(
                     hdr,
                     Work::Answered,
-                    Reply::Ok(NtStatus::MORE_PROCESSING_REQUIRED, Response::SessionSetup(resp)),
+                    Reply::Ok(
+                        NtStatus::MORE_PROCESSING_REQUIRED,
+                        Response::SessionSetup(resp),
+                    ),
                     encrypted,
                 );
                 item.preauth_session = Some(sid);
@@ -604,7 +657,11 @@ impl Connection {
             }
             Ok(Step::Done { token, outcome }) => {
                 let mapped = match outcome {
-                    AuthOutcome::User { user, domain, session_key } => Some((user, domain, session_key, false, false)),
+                    AuthOutcome::User {
+                        user,
+                        domain,
+                        session_key,
+                    } => Some((user, domain, session_key, false, false)),
                     AuthOutcome::Anonymous if self.cfg.allow_anonymous => {
                         Some((String::new(), String::new(), [0u8; 16], false, true))
                     }
@@ -614,11 +671,26 @@ impl Connection {
                     self.sessions.remove(&sid);
                     return self.answered(hdr, NtStatus::LOGON_FAILURE, encrypted);
                 };
-                self.finish_setup(hdr, neg, sid, user, domain, key, guest, anonymous, token, reauth, encrypted, dialect)
+                self.finish_setup(
+                    hdr, neg, sid, user, domain, key, guest, anonymous, token, reauth, encrypted,
+                    dialect,
+                )
             }
-            Err(AuthError::UnknownUser(_)) if self.cfg.map_to_guest && !reauth => {
-                self.finish_setup(hdr, neg, sid, "guest".into(), String::new(), [0u8; 16], true, false, Vec::new(), false, encrypted, dialect)
-            }
+            Err(AuthError::UnknownUser(_)) if self.cfg.map_to_guest && !reauth => self
+                .finish_setup(
+                    hdr,
+                    neg,
+                    sid,
+                    "guest".into(),
+                    String::new(),
+                    [0u8; 16],
+                    true,
+                    false,
+                    Vec::new(),
+                    false,
+                    encrypted,
+                    dialect,
+                ),
             Err(_) => {
                 if !reauth {
                     self.sessions.remove(&sid);
@@ -649,7 +721,8 @@ impl Connection {
         dialect: u16,
     ) -> Item {
         let cfg_policy = self.cfg.encryption;
-        let client_signing_required = neg.client_security_mode & SMB2_NEGOTIATE_SIGNING_REQUIRED != 0;
+        let client_signing_required =
+            neg.client_security_mode & SMB2_NEGOTIATE_SIGNING_REQUIRED != 0;
         let Some(sess) = self.sessions.get_mut(&sid) else {
             return self.answered(hdr, NtStatus::USER_SESSION_DELETED, encrypted);
         };
@@ -694,9 +767,18 @@ impl Connection {
             session_flags |= SESSION_FLAG_ENCRYPT_DATA;
         }
         let signed_req = hdr.is_signed();
-        let resp = SessionSetupResponse { session_flags, security_buffer: token };
-        let mut item = self.item(hdr, Work::Answered, Reply::Ok(NtStatus::SUCCESS, Response::SessionSetup(resp)), encrypted);
-        item.sign_final_setup = has_keys && (dialect >= 0x0300 || signed_req || self.cfg.signing_required);
+        let resp = SessionSetupResponse {
+            session_flags,
+            security_buffer: token,
+        };
+        let mut item = self.item(
+            hdr,
+            Work::Answered,
+            Reply::Ok(NtStatus::SUCCESS, Response::SessionSetup(resp)),
+            encrypted,
+        );
+        item.sign_final_setup =
+            has_keys && (dialect >= 0x0300 || signed_req || self.cfg.signing_required);
         item
     }
 
@@ -720,10 +802,21 @@ impl Connection {
 
     // ----------------------------------------------------------------- other requests
 
-    fn session_request(&mut self, hdr: Header, bytes: &[u8], req: Request, encrypted: Option<u64>) -> Item {
+    fn session_request(
+        &mut self,
+        hdr: Header,
+        bytes: &[u8],
+        req: Request,
+        encrypted: Option<u64>,
+    ) -> Item {
         let cmd = hdr.command;
         if cmd == Command::ECHO && hdr.session_id == 0 {
-            return self.item(hdr, Work::Answered, Reply::Ok(NtStatus::SUCCESS, Response::Echo(Default::default())), encrypted);
+            return self.item(
+                hdr,
+                Work::Answered,
+                Reply::Ok(NtStatus::SUCCESS, Response::Echo(Default::default())),
+                encrypted,
+            );
         }
         let Some(sess) = self.sessions.get(&hdr.session_id) else {
             return self.answered(hdr, NtStatus::USER_SESSION_DELETED, encrypted);
@@ -733,7 +826,10 @@ impl Connection {
         };
         if encrypted.is_none() {
             if hdr.is_signed() {
-                let ok = sess.signing.as_ref().is_some_and(|k| k.verify(bytes).is_ok());
+                let ok = sess
+                    .signing
+                    .as_ref()
+                    .is_some_and(|k| k.verify(bytes).is_ok());
                 if !ok {
                     return self.answered(hdr, NtStatus::ACCESS_DENIED, encrypted);
                 }
@@ -748,7 +844,12 @@ impl Connection {
             return self.answered(hdr, status, encrypted);
         }
         let mut item = match req {
-            Request::Echo(_) => self.item(hdr, Work::Answered, Reply::Ok(NtStatus::SUCCESS, Response::Echo(Default::default())), encrypted),
+            Request::Echo(_) => self.item(
+                hdr,
+                Work::Answered,
+                Reply::Ok(NtStatus::SUCCESS, Response::Echo(Default::default())),
+                encrypted,
+            ),
             Request::Ioctl(ref io) if io.ctl_code == FSCTL_VALIDATE_NEGOTIATE_INFO => {
                 let reply = self.validate_negotiate(&io.input);
                 match reply {
@@ -772,7 +873,13 @@ impl Connection {
     /// Large-MTU rule (3.3.5.2.5): a request moving more than 64 KiB must be charged one
     /// credit per 64 KiB, and sizes may not exceed what NEGOTIATE announced.
     fn check_charge(&self, hdr: &Header, req: &Request) -> Option<NtStatus> {
-        let max_io = self.negotiated.as_ref().map(|n| if n.dialect == 0x0202 { 65536 } else { self.cfg.max_io })?;
+        let max_io = self.negotiated.as_ref().map(|n| {
+            if n.dialect == 0x0202 {
+                65536
+            } else {
+                self.cfg.max_io
+            }
+        })?;
         let size: u64 = match req {
             Request::Read(r) => {
                 if r.length > max_io {
@@ -814,7 +921,8 @@ impl Connection {
         if neg.dialect == 0x0311 {
             return Err(Disconnect::Violation("VALIDATE_NEGOTIATE_INFO on 3.1.1"));
         }
-        let req = ValidateNegotiateInfoRequest::decode(input).map_err(|_| Disconnect::Malformed("validate negotiate"))?;
+        let req = ValidateNegotiateInfoRequest::decode(input)
+            .map_err(|_| Disconnect::Malformed("validate negotiate"))?;
         let ok = req.capabilities == neg.client_capabilities
             && req.guid == neg.client_guid
             && req.security_mode == neg.client_security_mode
@@ -830,13 +938,16 @@ impl Connection {
         };
         let mut out = Vec::new();
         resp.encode(&mut out);
-        Ok(Reply::Ok(NtStatus::SUCCESS, Response::Ioctl(smb_wire::ioctl::IoctlResponse {
-            ctl_code: FSCTL_VALIDATE_NEGOTIATE_INFO,
-            file_id: smb_wire::FileId::ANY,
-            input: Vec::new(),
-            output: out,
-            flags: 0,
-        })))
+        Ok(Reply::Ok(
+            NtStatus::SUCCESS,
+            Response::Ioctl(smb_wire::ioctl::IoctlResponse {
+                ctl_code: FSCTL_VALIDATE_NEGOTIATE_INFO,
+                file_id: smb_wire::FileId::ANY,
+                input: Vec::new(),
+                output: out,
+                flags: 0,
+            }),
+        ))
     }
 
     // ----------------------------------------------------------------- output
@@ -855,17 +966,25 @@ impl Connection {
                 Reply::Ok(s, b) => (s, Some(b), None),
                 Reply::Err(s) => (s, None, None),
                 Reply::Pending { async_id } => {
-                    self.pending.insert(async_id, PendingAsync {
-                        hdr: item.hdr.clone(),
-                        session_id: item.hdr.session_id,
-                        signed: item.signed,
-                        encrypted: item.encrypted,
-                    });
+                    self.pending.insert(
+                        async_id,
+                        PendingAsync {
+                            hdr: item.hdr.clone(),
+                            session_id: item.hdr.session_id,
+                            signed: item.signed,
+                            encrypted: item.encrypted,
+                        },
+                    );
                     (NtStatus::PENDING, None, Some(async_id))
                 }
             };
-            let granted = if item.hdr.command == Command::CANCEL { 0 } else { self.credits.grant(item.hdr.credits.max(1)) };
-            let mut msg = self.encode_response(&item.hdr, status, granted, body.as_ref(), async_id, related);
+            let granted = if item.hdr.command == Command::CANCEL {
+                0
+            } else {
+                self.credits.grant(item.hdr.credits.max(1))
+            };
+            let mut msg =
+                self.encode_response(&item.hdr, status, granted, body.as_ref(), async_id, related);
             let _ = i;
             let _ = n;
             if let Some(sid) = item.preauth_session {
@@ -882,10 +1001,16 @@ impl Connection {
             let wants_encrypt = item.encrypted
                 || item.encrypt_reply
                 || item.session.as_ref().is_some_and(|s| s.encrypt_data);
-            if wants_encrypt && item.hdr.command != Command::SESSION_SETUP && encrypt_session.is_none() {
+            if wants_encrypt
+                && item.hdr.command != Command::SESSION_SETUP
+                && encrypt_session.is_none()
+            {
                 encrypt_session = Some(item.hdr.session_id);
             }
-            let session_signs = self.sessions.get(&item.hdr.session_id).is_some_and(|s| s.signing.is_some() && s.signing_required);
+            let session_signs = self
+                .sessions
+                .get(&item.hdr.session_id)
+                .is_some_and(|s| s.signing.is_some() && s.signing_required);
             let sign = item.sign_final_setup
                 || (item.hdr.command != Command::SESSION_SETUP
                     && item.hdr.command != Command::NEGOTIATE
@@ -900,7 +1025,11 @@ impl Connection {
         Some(self.join(msgs, encrypt_session))
     }
 
-    fn join(&mut self, msgs: Vec<(Vec<u8>, Option<u64>, bool)>, encrypt_session: Option<u64>) -> Vec<u8> {
+    fn join(
+        &mut self,
+        msgs: Vec<(Vec<u8>, Option<u64>, bool)>,
+        encrypt_session: Option<u64>,
+    ) -> Vec<u8> {
         let count = msgs.len();
         let mut out = vec![0u8; FRAME_PREFIX];
         for (i, (mut m, sid, sign)) in msgs.into_iter().enumerate() {
@@ -914,9 +1043,15 @@ impl Connection {
                 // A signed request gets a response with the SIGNED flag; without a key (an
                 // unknown or logged-off session) the signature stays zero, which clients
                 // accept for the statuses that can arise before signing is possible.
-                let f = m.get(16..20).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                let f = m
+                    .get(16..20)
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .map_or(0, u32::from_le_bytes);
                 m.patch_u32(16, f | flags::SIGNED);
-                if let Some(key) = sid.and_then(|s| self.sessions.get(&s)).and_then(|s| s.signing.as_ref()) {
+                if let Some(key) = sid
+                    .and_then(|s| self.sessions.get(&s))
+                    .and_then(|s| s.signing.as_ref())
+                {
                     if let Err(e) = key.sign(&mut m) {
                         tracing::error!(error = %e, "signing a response failed");
                     }
@@ -925,13 +1060,15 @@ impl Connection {
             out.extend_from_slice(&m);
         }
         if let Some(sid) = encrypt_session {
-            if let Some(enc) = self.encrypt(sid, &out[FRAME_PREFIX..]) {
+            if let Some(enc) = self.encrypt(sid, out.get(FRAME_PREFIX..).unwrap_or_default()) {
                 out.truncate(FRAME_PREFIX);
                 out.extend_from_slice(&enc);
             }
         }
-        let len = out.len() - FRAME_PREFIX;
-        out[..FRAME_PREFIX].copy_from_slice(&smb_wire::netbios::frame_header(len));
+        let len = out.len().saturating_sub(FRAME_PREFIX);
+        if let Some(prefix) = out.get_mut(..FRAME_PREFIX) {
+            prefix.copy_from_slice(&smb_wire::netbios::frame_header(len));
+        }
         self.stats.bytes_out += out.len() as u64;
         out
     }
@@ -986,8 +1123,14 @@ impl Connection {
         let msg = self.encode_response(&p.hdr, status, 0, body.as_ref(), Some(async_id), false);
         let sess = self.sessions.get(&p.session_id);
         let sign = sess.is_some_and(|s| s.signing.is_some() && (p.signed || s.signing_required));
-        let enc = p.encrypted || sess.and_then(|s| s.info.as_ref()).is_some_and(|i| i.encrypt_data);
-        Some(self.join(vec![(msg, Some(p.session_id), sign)], enc.then_some(p.session_id)))
+        let enc = p.encrypted
+            || sess
+                .and_then(|s| s.info.as_ref())
+                .is_some_and(|i| i.encrypt_data);
+        Some(self.join(
+            vec![(msg, Some(p.session_id), sign)],
+            enc.then_some(p.session_id),
+        ))
     }
 
     /// Whether a request is still pending under this async id.
@@ -1003,25 +1146,36 @@ impl Connection {
     // ----------------------------------------------------------------- encryption
 
     fn decrypt(&mut self, msg: &[u8]) -> Result<(Vec<u8>, u64), Disconnect> {
-        let th = TransformHeader::decode(msg).map_err(|_| Disconnect::Malformed("transform header"))?;
-        let sess = self.sessions.get(&th.session_id).ok_or(Disconnect::Decrypt)?;
+        let th =
+            TransformHeader::decode(msg).map_err(|_| Disconnect::Malformed("transform header"))?;
+        let sess = self
+            .sessions
+            .get(&th.session_id)
+            .ok_or(Disconnect::Decrypt)?;
         let key = sess.decrypt.as_ref().ok_or(Disconnect::Decrypt)?;
-        let body = msg.get(TransformHeader::SIZE..).ok_or(Disconnect::Decrypt)?;
+        let body = msg
+            .get(TransformHeader::SIZE..)
+            .ok_or(Disconnect::Decrypt)?;
         if body.len() != th.original_message_size as usize {
             return Err(Disconnect::Decrypt);
         }
         let nlen = key.cipher().nonce_len();
-        if th.nonce.get(nlen..).is_some_and(|rest| rest.iter().any(|b| *b != 0)) {
+        if th
+            .nonce
+            .get(nlen..)
+            .is_some_and(|rest| rest.iter().any(|b| *b != 0))
+        {
             return Err(Disconnect::Decrypt);
         }
         let nonce = th.nonce.get(..nlen).ok_or(Disconnect::Decrypt)?;
         let mut data = body.to_vec();
-        key.decrypt_in_place(nonce, &th.aad(), &mut data, &th.signature).map_err(|_| Disconnect::Decrypt)?;
+        key.decrypt_in_place(nonce, &th.aad(), &mut data, &th.signature)
+            .map_err(|_| Disconnect::Decrypt)?;
         Ok((data, th.session_id))
     }
 
     fn encrypt(&mut self, sid: u64, plain: &[u8]) -> Option<Vec<u8>> {
-                let mut salt = [0u8; 4];
+        let mut salt = [0u8; 4];
         self.rng.fill(&mut salt);
         let sess = self.sessions.get_mut(&sid)?;
         sess.nonce_counter += 1;
@@ -1044,7 +1198,9 @@ impl Connection {
         };
         let aad = th.aad();
         let mut data = plain.to_vec();
-        let tag = key.encrypt_in_place(nonce.get(..nlen)?, &aad, &mut data).ok()?;
+        let tag = key
+            .encrypt_in_place(nonce.get(..nlen)?, &aad, &mut data)
+            .ok()?;
         th.signature = tag;
         let mut out = Vec::with_capacity(TransformHeader::SIZE + data.len());
         th.encode(&mut out);

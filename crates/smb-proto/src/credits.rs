@@ -33,7 +33,12 @@ pub struct CreditWindow {
 impl CreditWindow {
     /// A new connection: message id 0 is granted (for NEGOTIATE).
     pub fn new(max_outstanding: u16) -> Self {
-        Self { low: 0, high: 1, used: BTreeSet::new(), max_outstanding: u64::from(max_outstanding.max(1)) }
+        Self {
+            low: 0,
+            high: 1,
+            used: BTreeSet::new(),
+            max_outstanding: u64::from(max_outstanding.max(1)),
+        }
     }
 
     /// Credits the client holds now (granted, unused ids).
@@ -47,7 +52,9 @@ impl CreditWindow {
         if charge > self.max_outstanding {
             return Err(CreditError::ChargeTooLarge);
         }
-        let end = message_id.checked_add(charge).ok_or(CreditError::NotGranted)?;
+        let end = message_id
+            .checked_add(charge)
+            .ok_or(CreditError::NotGranted)?;
         if message_id < self.low {
             return Err(CreditError::Reused);
         }

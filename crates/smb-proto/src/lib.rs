@@ -18,5 +18,7 @@ pub mod credits;
 mod session;
 
 pub use config::{Config, EncryptionPolicy};
-pub use conn::{Batch, Connection, Disconnect, Item, Negotiated, Random, Reply, Stats, Work, FRAME_PREFIX};
+pub use conn::{
+    Batch, Connection, Disconnect, Item, Negotiated, Random, Reply, Stats, Work, FRAME_PREFIX,
+};
 pub use session::SessionInfo;

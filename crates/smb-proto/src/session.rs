@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use smb_auth::SpnegoServer;
-use smb_crypto::{Cipher, CipherKey, PreauthHash, SigningKey};
+use smb_crypto::{CipherKey, PreauthHash, SigningKey};
 
 /// Who a valid session belongs to, as the server sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,6 @@ pub(crate) struct Session {
     /// Client→server and server→client encryption keys, when the dialect can encrypt.
     pub decrypt: Option<CipherKey>,
     pub encrypt: Option<CipherKey>,
-    pub cipher: Option<Cipher>,
     pub signing_required: bool,
     /// Counter for encryption nonces (never repeats for one key).
     pub nonce_counter: u64,

@@ -33,7 +33,12 @@ fn server(cfg: Config) -> Shared {
                 item.hdr.tree_id = 7;
                 Reply::Ok(
                     NtStatus::SUCCESS,
-                    Response::TreeConnect(TreeConnectResponse { share_type: 1, share_flags: 0, capabilities: 0, maximal_access: 0x1f01ff }),
+                    Response::TreeConnect(TreeConnectResponse {
+                        share_type: 1,
+                        share_flags: 0,
+                        capabilities: 0,
+                        maximal_access: 0x1f01ff,
+                    }),
                 )
             }
             _ => Reply::Err(NtStatus::NOT_SUPPORTED),
@@ -55,7 +60,11 @@ fn every_dialect_negotiates_logs_on_and_signs() {
     for d in [0x0202, 0x0210, 0x0300, 0x0302, 0x0311] {
         let (mut c, s) = logged_in(d);
         assert_eq!(c.dialect, d);
-        assert_eq!(c.tree_connect("\\\\nas\\data"), NtStatus::SUCCESS, "dialect {d:#x}");
+        assert_eq!(
+            c.tree_connect("\\\\nas\\data"),
+            NtStatus::SUCCESS,
+            "dialect {d:#x}"
+        );
         assert_eq!(c.tree_id, 7);
         assert!(s.0.borrow().closed.is_none());
     }
@@ -66,13 +75,21 @@ fn the_311_negotiate_response_carries_preauth_and_the_client_cipher() {
     let s = server(config());
     let mut c = Client::over(Box::new(s.clone()));
     let r = c.negotiate(&[0x0202, 0x0311]);
-    let Response::Negotiate(n) = r.body() else { panic!() };
+    let Response::Negotiate(n) = r.body() else {
+        panic!()
+    };
     assert_eq!(n.dialect, 0x0311);
     assert_eq!(n.security_mode & 2, 2, "signing required by default");
     use smb_wire::negotiate::NegotiateContext as C;
     assert!(n.contexts.iter().any(|c| matches!(c, C::PreauthIntegrity { hash_algorithms, salt } if hash_algorithms == &vec![1] && salt.len() == 32)));
-    assert!(n.contexts.iter().any(|c| matches!(c, C::Encryption { ciphers } if ciphers == &vec![2])));
-    assert!(n.contexts.iter().any(|c| matches!(c, C::SigningCapabilities { algorithms } if algorithms == &vec![2])));
+    assert!(n
+        .contexts
+        .iter()
+        .any(|c| matches!(c, C::Encryption { ciphers } if ciphers == &vec![2])));
+    assert!(n
+        .contexts
+        .iter()
+        .any(|c| matches!(c, C::SigningCapabilities { algorithms } if algorithms == &vec![2])));
 }
 
 #[test]
@@ -88,7 +105,11 @@ fn wrong_password_and_unknown_user_are_logon_failure() {
 #[test]
 fn unsigned_and_badly_signed_requests_are_access_denied() {
     let (mut c, _s) = logged_in(0x0311);
-    let body = Request::TreeConnect(smb_wire::tree::TreeConnectRequest { flags: 0, path: "\\\\nas\\data".into(), contexts: vec![] });
+    let body = Request::TreeConnect(smb_wire::tree::TreeConnectRequest {
+        flags: 0,
+        path: "\\\\nas\\data".into(),
+        contexts: vec![],
+    });
     // Unsigned although the session requires signing.
     let m = c.build(Command::TREE_CONNECT, &body, 1);
     c.send_framed(&m);
@@ -123,7 +144,10 @@ fn reusing_a_message_id_closes_the_connection() {
     c.sign(&mut m);
     c.send_framed(&m);
     assert!(c.recv_frame().is_none());
-    assert!(matches!(s.0.borrow().closed, Some(smb_proto::Disconnect::Credits(_))));
+    assert!(matches!(
+        s.0.borrow().closed,
+        Some(smb_proto::Disconnect::Credits(_))
+    ));
 }
 
 #[test]
@@ -142,7 +166,10 @@ fn a_second_negotiate_closes_the_connection() {
     let (mut c, s) = logged_in(0x0311);
     c.negotiate_raw(&[0x0311]);
     assert!(c.recv_frame().is_none());
-    assert!(matches!(s.0.borrow().closed, Some(smb_proto::Disconnect::Renegotiate)));
+    assert!(matches!(
+        s.0.borrow().closed,
+        Some(smb_proto::Disconnect::Renegotiate)
+    ));
 }
 
 #[test]
@@ -151,7 +178,10 @@ fn a_session_that_does_not_exist_is_user_session_deleted() {
     c.session_id ^= 0x5555;
     let m = c.build(Command::ECHO, &Request::Echo(EchoRequest), 1);
     c.send_framed(&m);
-    assert_eq!(c.recv_reply().unwrap().status, NtStatus::USER_SESSION_DELETED);
+    assert_eq!(
+        c.recv_reply().unwrap().status,
+        NtStatus::USER_SESSION_DELETED
+    );
 }
 
 #[test]
@@ -163,7 +193,10 @@ fn large_requests_must_be_charged_per_64k() {
         flags: 0,
         length: 1024 * 1024,
         offset: 0,
-        file_id: smb_wire::FileId { persistent: 1, volatile: 1 },
+        file_id: smb_wire::FileId {
+            persistent: 1,
+            volatile: 1,
+        },
         minimum_count: 0,
         channel: 0,
         remaining_bytes: 0,

@@ -219,9 +219,7 @@ mod tests {
         // u16, 2 pad, max=3, offset=0, actual=3, 'a' 'b' NUL
         assert_eq!(
             b,
-            [
-                7, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, b'a', 0, b'b', 0, 0, 0
-            ]
+            [7, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, b'a', 0, b'b', 0, 0, 0]
         );
         let mut r = NdrReader::new(&b);
         assert_eq!(r.u16().unwrap(), 7);

@@ -2,9 +2,7 @@
 
 use std::collections::VecDeque;
 
-use crate::services::{
-    self, Fault, NCA_S_PROTO_ERROR, NCA_S_UNK_IF, NCA_S_UNSUPPORTED_TYPE,
-};
+use crate::services::{self, Fault, NCA_S_PROTO_ERROR, NCA_S_UNK_IF, NCA_S_UNSUPPORTED_TYPE};
 use crate::{PipeKind, RpcError, ServerInfo, MAX_PENDING_OUTPUT, MAX_PIPE_PDU};
 
 /// Largest fragment this server sends or accepts to negotiate (Windows' value).
@@ -219,7 +217,10 @@ impl Pipe {
 
     /// Validates the buffered header's frag_length.
     fn frag_length(&self) -> Result<usize, RpcError> {
-        let drep0 = *self.inbuf.get(4).ok_or(RpcError::Malformed("short header"))?;
+        let drep0 = *self
+            .inbuf
+            .get(4)
+            .ok_or(RpcError::Malformed("short header"))?;
         let raw = get_u16(&self.inbuf, 8).ok_or(RpcError::Malformed("short header"))?;
         let len = if drep0 & 0x10 != 0 {
             raw
@@ -300,7 +301,11 @@ impl Pipe {
             PTYPE_REQUEST => self.request(&h, pdu, info),
             PTYPE_CO_CANCEL => Ok(()),
             PTYPE_ORPHANED => {
-                if self.pending.as_ref().is_some_and(|p| p.call_id == h.call_id) {
+                if self
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| p.call_id == h.call_id)
+                {
                     self.pending = None;
                 }
                 Ok(())
@@ -385,9 +390,9 @@ impl Pipe {
             let abs_uuid = abs.get(..16).unwrap_or_default();
             let abs_major = get_u16(abs, 16).unwrap_or(0);
             let abs_minor = get_u16(abs, 18).unwrap_or(0);
-            let btfn = ts_all.chunks_exact(20).find(|ts| {
-                ts.get(..8) == Some(&BTFN_PREFIX[..]) && get_u32(ts, 16) == Some(1)
-            });
+            let btfn = ts_all
+                .chunks_exact(20)
+                .find(|ts| ts.get(..8) == Some(&BTFN_PREFIX[..]) && get_u32(ts, 16) == Some(1));
             let zero = [0u8; 20];
             let result = if let Some(ts) = btfn {
                 if is_bind {
@@ -395,11 +400,7 @@ impl Pipe {
                     mask.copy_from_slice(ts.get(8..16).unwrap_or(&[0; 8]));
                     let offered = u64::from_le_bytes(mask);
                     let ours = offered & FEATURE_KEEP_CONNECTION_ON_ORPHAN;
-                    (
-                        RESULT_NEGOTIATE_ACK,
-                        u16::try_from(ours).unwrap_or(0),
-                        zero,
-                    )
+                    (RESULT_NEGOTIATE_ACK, u16::try_from(ours).unwrap_or(0), zero)
                 } else {
                     (
                         RESULT_PROVIDER_REJECTION,

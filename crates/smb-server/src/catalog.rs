@@ -75,7 +75,10 @@ impl Catalog {
                 }
             }
         }
-        let users = users.into_iter().map(|u| (u.name.to_lowercase(), u)).collect();
+        let users = users
+            .into_iter()
+            .map(|u| (u.name.to_lowercase(), u))
+            .collect();
         Self {
             shares: ok,
             broken_shares: broken,
@@ -89,18 +92,26 @@ impl Catalog {
 
     /// The share with this name (case-insensitive).
     pub fn share(&self, name: &str) -> Option<&Arc<Share>> {
-        self.shares.iter().find(|s| s.cfg.name.eq_ignore_ascii_case(name) || s.cfg.name.to_lowercase() == name.to_lowercase())
+        self.shares.iter().find(|s| {
+            s.cfg.name.eq_ignore_ascii_case(name)
+                || s.cfg.name.to_lowercase() == name.to_lowercase()
+        })
     }
 
     /// Whether a user exists and is enabled.
     pub fn user_enabled(&self, name: &str) -> bool {
-        self.users.get(&name.to_lowercase()).is_some_and(|u| u.enabled)
+        self.users
+            .get(&name.to_lowercase())
+            .is_some_and(|u| u.enabled)
     }
 }
 
 impl Credentials for Catalog {
     fn nt_hash(&self, user: &str, _domain: &str) -> Option<[u8; 16]> {
-        self.users.get(&user.to_lowercase()).filter(|u| u.enabled).map(|u| u.nt_hash)
+        self.users
+            .get(&user.to_lowercase())
+            .filter(|u| u.enabled)
+            .map(|u| u.nt_hash)
     }
 }
 
@@ -122,7 +133,11 @@ impl ShareConfig {
             if !self.guest_ok {
                 return ShareAccess::Denied;
             }
-            return if self.read_only { ShareAccess::ReadOnly } else { ShareAccess::ReadWrite };
+            return if self.read_only {
+                ShareAccess::ReadOnly
+            } else {
+                ShareAccess::ReadWrite
+            };
         }
         let listed = |l: &[String]| l.iter().any(|u| u.eq_ignore_ascii_case(user));
         if !self.valid_users.is_empty() && !listed(&self.valid_users) {

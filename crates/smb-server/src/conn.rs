@@ -55,7 +55,13 @@ pub fn filetime_now() -> u64 {
 }
 
 impl<V: Vfs> Conn<V> {
-    pub fn new(server: Arc<Server>, vfs: V, peer: SocketAddr, transport: &'static str, sink: Box<dyn Sink>) -> Rc<Self> {
+    pub fn new(
+        server: Arc<Server>,
+        vfs: V,
+        peer: SocketAddr,
+        transport: &'static str,
+        sink: Box<dyn Sink>,
+    ) -> Rc<Self> {
         let cfg = server.catalog().proto.clone();
         let id = server.next_id();
         Rc::new(Self {
@@ -73,9 +79,16 @@ impl<V: Vfs> Conn<V> {
     /// Take one transport message; the request task holds `permit` (the transport's bound on
     /// requests in flight) until its reply is queued. Returns false when the connection must
     /// close.
-    pub fn receive_with_permit(self: &Rc<Self>, msg: Vec<u8>, permit: tokio::sync::OwnedSemaphorePermit) -> bool {
+    pub fn receive_with_permit(
+        self: &Rc<Self>,
+        msg: Vec<u8>,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> bool {
         let catalog = self.server.catalog();
-        let res = self.proto.borrow_mut().receive(filetime_now(), msg, &*catalog);
+        let res = self
+            .proto
+            .borrow_mut()
+            .receive(filetime_now(), msg, &*catalog);
         match res {
             Ok(batch) => {
                 let this = self.clone();
@@ -104,11 +117,18 @@ impl<V: Vfs> Conn<V> {
                         chain.failed(*s, item.hdr.command);
                     }
                 }
-                Work::Cancel { message_id, async_id } => {
+                Work::Cancel {
+                    message_id,
+                    async_id,
+                } => {
                     self.cancel(item.hdr.session_id, message_id, async_id);
                 }
                 Work::Request(req) => {
-                    let detail = if tracing::enabled!(tracing::Level::DEBUG) { format!("{req:?}") } else { String::new() };
+                    let detail = if tracing::enabled!(tracing::Level::DEBUG) {
+                        format!("{req:?}")
+                    } else {
+                        String::new()
+                    };
                     let reply = exec::dispatch(&self, item, req, &mut chain).await;
                     if let Reply::Err(s) = &reply {
                         tracing::debug!(peer = %self.peer, command = ?item.hdr.command, status = ?s, request = %detail.chars().take(400).collect::<String>(), "request failed");
@@ -140,7 +160,10 @@ impl<V: Vfs> Conn<V> {
             let st = self.st.borrow();
             st.pending
                 .iter()
-                .find(|(aid, p)| p.session_id == session_id && (Some(**aid) == async_id || p.message_id == message_id))
+                .find(|(aid, p)| {
+                    p.session_id == session_id
+                        && (Some(**aid) == async_id || p.message_id == message_id)
+                })
                 .map(|(aid, _)| *aid)
         };
         if let Some(aid) = target {
@@ -162,7 +185,16 @@ impl<V: Vfs> Conn<V> {
             let p = self.proto.borrow();
             (
                 p.negotiated().map(|n| n.dialect).unwrap_or(0),
-                p.sessions().iter().map(|s| if s.anonymous { "(anonymous)".to_string() } else { s.user.clone() }).collect(),
+                p.sessions()
+                    .iter()
+                    .map(|s| {
+                        if s.anonymous {
+                            "(anonymous)".to_string()
+                        } else {
+                            s.user.clone()
+                        }
+                    })
+                    .collect(),
                 p.stats,
             )
         };

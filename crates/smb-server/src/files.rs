@@ -32,7 +32,10 @@ struct ByteLock {
 impl ByteLock {
     fn overlaps(&self, offset: u64, length: u64) -> bool {
         // Zero-length ranges lock nothing.
-        length != 0 && self.length != 0 && offset < self.offset.saturating_add(self.length) && self.offset < offset.saturating_add(length)
+        length != 0
+            && self.length != 0
+            && offset < self.offset.saturating_add(self.length)
+            && self.offset < offset.saturating_add(length)
     }
 }
 
@@ -78,29 +81,46 @@ impl FileTable {
     }
 
     /// Register an open, or refuse it with SHARING_VIOLATION / DELETE_PENDING.
-    pub fn open(&self, key: FileKey, uid: u64, access_mask: u32, share: u32) -> Result<(), NtStatus> {
+    pub fn open(
+        &self,
+        key: FileKey,
+        uid: u64,
+        access_mask: u32,
+        share: u32,
+    ) -> Result<(), NtStatus> {
         let mut t = self.table();
         let s = t.entry(key).or_default();
         if s.delete_pending {
             return Err(NtStatus::DELETE_PENDING);
         }
-        if access_mask & DATA_ACCESS != 0 && s.opens.iter().any(|o| conflicts(o, access_mask, share)) {
+        if access_mask & DATA_ACCESS != 0
+            && s.opens.iter().any(|o| conflicts(o, access_mask, share))
+        {
             return Err(NtStatus::SHARING_VIOLATION);
         }
-        s.opens.push(OpenMode { uid, access: access_mask, share });
+        s.opens.push(OpenMode {
+            uid,
+            access: access_mask,
+            share,
+        });
         Ok(())
     }
 
     /// Whether any open other than `uid` exists for this file.
     pub fn others_open(&self, key: FileKey, uid: u64) -> bool {
-        self.table().get(&key).is_some_and(|s| s.opens.iter().any(|o| o.uid != uid))
+        self.table()
+            .get(&key)
+            .is_some_and(|s| s.opens.iter().any(|o| o.uid != uid))
     }
 
     /// Whether the file may be renamed/deleted by `uid` given the other opens' share modes.
     pub fn may_delete(&self, key: FileKey, uid: u64) -> bool {
-        self.table()
-            .get(&key)
-            .is_none_or(|s| s.opens.iter().filter(|o| o.uid != uid).all(|o| o.share & SHARE_DELETE != 0))
+        self.table().get(&key).is_none_or(|s| {
+            s.opens
+                .iter()
+                .filter(|o| o.uid != uid)
+                .all(|o| o.share & SHARE_DELETE != 0)
+        })
     }
 
     pub fn set_delete_pending(&self, key: FileKey, on: bool) {
@@ -117,7 +137,9 @@ impl FileTable {
     /// delete-pending (the caller then deletes it).
     pub fn close(&self, key: FileKey, uid: u64) -> bool {
         let mut t = self.table();
-        let Some(s) = t.get_mut(&key) else { return false };
+        let Some(s) = t.get_mut(&key) else {
+            return false;
+        };
         s.opens.retain(|o| o.uid != uid);
         s.locks.retain(|l| l.uid != uid);
         if s.opens.is_empty() {
@@ -130,17 +152,32 @@ impl FileTable {
 
     /// Take a byte-range lock for open `uid` (MS-FSA 2.1.5.7): an exclusive lock conflicts
     /// with every overlapping lock, a shared one with overlapping exclusive locks.
-    pub fn lock(&self, key: FileKey, uid: u64, offset: u64, length: u64, exclusive: bool) -> Result<(), NtStatus> {
+    pub fn lock(
+        &self,
+        key: FileKey,
+        uid: u64,
+        offset: u64,
+        length: u64,
+        exclusive: bool,
+    ) -> Result<(), NtStatus> {
         if length != 0 && offset.checked_add(length - 1).is_none() {
             return Err(NtStatus::INVALID_LOCK_RANGE);
         }
         let mut t = self.table();
         let s = t.entry(key).or_default();
-        let conflict = s.locks.iter().any(|l| l.overlaps(offset, length) && (exclusive || l.exclusive));
+        let conflict = s
+            .locks
+            .iter()
+            .any(|l| l.overlaps(offset, length) && (exclusive || l.exclusive));
         if conflict {
             return Err(NtStatus::LOCK_NOT_GRANTED);
         }
-        s.locks.push(ByteLock { uid, offset, length, exclusive });
+        s.locks.push(ByteLock {
+            uid,
+            offset,
+            length,
+            exclusive,
+        });
         Ok(())
     }
 
@@ -159,12 +196,23 @@ impl FileTable {
 
     /// Whether I/O by `uid` on a range is blocked by locks: reads by other opens' exclusive
     /// locks, writes by any other open's lock and by the opener's own shared locks.
-    pub fn io_conflict(&self, key: FileKey, uid: u64, offset: u64, length: u64, write: bool) -> bool {
+    pub fn io_conflict(
+        &self,
+        key: FileKey,
+        uid: u64,
+        offset: u64,
+        length: u64,
+        write: bool,
+    ) -> bool {
         let t = self.table();
         let Some(s) = t.get(&key) else { return false };
         s.locks.iter().any(|l| {
             l.overlaps(offset, length)
-                && if write { l.uid != uid || !l.exclusive } else { l.uid != uid && l.exclusive }
+                && if write {
+                    l.uid != uid || !l.exclusive
+                } else {
+                    l.uid != uid && l.exclusive
+                }
         })
     }
 
@@ -187,7 +235,10 @@ mod tests {
         let t = FileTable::default();
         t.open((1, 1), 1, R, SHARE_READ).unwrap();
         t.open((1, 1), 2, R, SHARE_READ | SHARE_WRITE).unwrap();
-        assert_eq!(t.open((1, 1), 3, W, SHARE_READ | SHARE_WRITE), Err(NtStatus::SHARING_VIOLATION));
+        assert_eq!(
+            t.open((1, 1), 3, W, SHARE_READ | SHARE_WRITE),
+            Err(NtStatus::SHARING_VIOLATION)
+        );
         // An attribute-only open never conflicts.
         t.open((1, 1), 4, access::FILE_READ_ATTRIBUTES, 0).unwrap();
     }
@@ -205,7 +256,10 @@ mod tests {
         assert!(t.io_conflict(k, 1, 10, 1, true));
         assert_eq!(t.unlock(k, 1, 0, 99), Err(NtStatus::RANGE_NOT_LOCKED));
         t.unlock(k, 1, 0, 100).unwrap();
-        assert_eq!(t.lock(k, 1, u64::MAX, 2, true), Err(NtStatus::INVALID_LOCK_RANGE));
+        assert_eq!(
+            t.lock(k, 1, u64::MAX, 2, true),
+            Err(NtStatus::INVALID_LOCK_RANGE)
+        );
         // Zero-length locks never conflict.
         t.lock(k, 4, 155, 0, true).unwrap();
     }
@@ -213,7 +267,8 @@ mod tests {
     #[test]
     fn last_close_of_a_delete_pending_file_says_delete() {
         let t = FileTable::default();
-        t.open((1, 2), 1, R | access::DELETE, SHARE_READ | SHARE_DELETE).unwrap();
+        t.open((1, 2), 1, R | access::DELETE, SHARE_READ | SHARE_DELETE)
+            .unwrap();
         t.open((1, 2), 2, R, SHARE_READ | SHARE_DELETE).unwrap();
         t.set_delete_pending((1, 2), true);
         assert_eq!(t.open((1, 2), 3, R, 7), Err(NtStatus::DELETE_PENDING));

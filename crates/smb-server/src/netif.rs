@@ -20,7 +20,9 @@ fn link_speed(name: &str) -> u64 {
 /// Interfaces with their addresses. Loopback is listed only when nothing else is (so a
 /// client on the same machine still gets a true answer).
 pub(crate) fn interfaces() -> Vec<NetworkInterfaceInfo> {
-    let Ok(addrs) = nix::ifaddrs::getifaddrs() else { return Vec::new() };
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     let mut lo = Vec::new();
     for a in addrs {

@@ -42,7 +42,10 @@ impl Server {
 
     /// The catalog in force now.
     pub fn catalog(&self) -> Arc<Catalog> {
-        self.catalog.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.catalog
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Swap in a new catalog (shares and users reloaded): connections keep working; new tree
@@ -58,7 +61,10 @@ impl Server {
 
     /// A snapshot of every live connection.
     pub fn connections(&self) -> Vec<ConnStatus> {
-        self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn update_status(&self, st: ConnStatus) {
@@ -70,7 +76,10 @@ impl Server {
     }
 
     pub(crate) fn remove_status(&self, id: u64) {
-        self.status.lock().unwrap_or_else(|p| p.into_inner()).retain(|c| c.id != id);
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|c| c.id != id);
     }
 
     /// Number of opens across all connections.

@@ -47,7 +47,6 @@ pub(crate) struct Open<V: Vfs> {
     pub is_dir: bool,
     /// Granted access mask.
     pub access: u32,
-    pub share_access: u32,
     pub create_options: u32,
     pub delete_on_close: bool,
     pub dir: Option<DirCursor>,
@@ -74,7 +73,12 @@ pub(crate) struct ConnState<V: Vfs> {
 
 impl<V: Vfs> ConnState<V> {
     pub fn new() -> Self {
-        Self { trees: HashMap::new(), opens: HashMap::new(), pending: HashMap::new(), next_tree: 1 }
+        Self {
+            trees: HashMap::new(),
+            opens: HashMap::new(),
+            pending: HashMap::new(),
+            next_tree: 1,
+        }
     }
 
     pub fn add_tree(&mut self, t: Tree) -> u32 {

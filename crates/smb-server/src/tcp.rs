@@ -20,7 +20,11 @@ const MAX_INFLIGHT: usize = 64;
 /// Bind a listening socket with SO_REUSEPORT so each worker thread accepts on its own.
 pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
-    let domain = if addr.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
     let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
@@ -32,7 +36,12 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 
 /// Run one worker thread per listener (see [`bind`]) serving SMB until `shutdown` turns
 /// true; returns when every worker has finished (connections closed, opens released).
-pub fn serve<V, F>(server: Arc<Server>, listeners: Vec<std::net::TcpListener>, make_vfs: F, shutdown: watch::Receiver<bool>) -> std::io::Result<()>
+pub fn serve<V, F>(
+    server: Arc<Server>,
+    listeners: Vec<std::net::TcpListener>,
+    make_vfs: F,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()>
 where
     V: Vfs,
     F: Fn() -> V + Send + Sync + 'static,
@@ -109,7 +118,11 @@ impl Sink for TcpSink {
     }
 }
 
-async fn read_exact(stream: &TcpStream, mut buf: Vec<u8>, len: usize) -> std::io::Result<Option<Vec<u8>>> {
+async fn read_exact(
+    stream: &TcpStream,
+    mut buf: Vec<u8>,
+    len: usize,
+) -> std::io::Result<Option<Vec<u8>>> {
     buf.clear();
     buf.reserve(len);
     let mut filled = 0;
@@ -124,14 +137,24 @@ async fn read_exact(stream: &TcpStream, mut buf: Vec<u8>, len: usize) -> std::io
         buf = slice.into_inner();
         let n = res?;
         if n == 0 {
-            return if filled == 0 { Ok(None) } else { Err(std::io::ErrorKind::UnexpectedEof.into()) };
+            return if filled == 0 {
+                Ok(None)
+            } else {
+                Err(std::io::ErrorKind::UnexpectedEof.into())
+            };
         }
         filled += n;
     }
     Ok(Some(buf))
 }
 
-async fn connection<V: Vfs>(server: Arc<Server>, vfs: V, stream: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
+async fn connection<V: Vfs>(
+    server: Arc<Server>,
+    vfs: V,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let stream = Rc::new(stream);
     let (tx, mut rx) = mpsc::unbounded_channel::<Option<Vec<u8>>>();
     let wstream = stream.clone();
@@ -144,7 +167,13 @@ async fn connection<V: Vfs>(server: Arc<Server>, vfs: V, stream: TcpStream, peer
         }
         let _ = wstream.shutdown(std::net::Shutdown::Both);
     });
-    let conn = Conn::new(server, vfs, peer, "tcp", Box::new(TcpSink { tx: tx.clone() }));
+    let conn = Conn::new(
+        server,
+        vfs,
+        peer,
+        "tcp",
+        Box::new(TcpSink { tx: tx.clone() }),
+    );
     tracing::debug!(peer = %peer, "connection");
     let inflight = Arc::new(Semaphore::new(MAX_INFLIGHT));
     let mut hdr = Vec::with_capacity(4);
@@ -161,7 +190,9 @@ async fn connection<V: Vfs>(server: Arc<Server>, vfs: V, stream: TcpStream, peer
                 break;
             }
         };
-        let Some(head) = h.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok()) else { break };
+        let Some(head) = h.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok()) else {
+            break;
+        };
         hdr = h;
         if head[0] == 0x85 {
             // NetBIOS session keepalive: nothing to do.
@@ -178,7 +209,9 @@ async fn connection<V: Vfs>(server: Arc<Server>, vfs: V, stream: TcpStream, peer
             Ok(Some(b)) => b,
             _ => break,
         };
-        let Ok(permit) = inflight.clone().acquire_owned().await else { break };
+        let Ok(permit) = inflight.clone().acquire_owned().await else {
+            break;
+        };
         if !conn.receive_with_permit(body, permit) {
             break;
         }

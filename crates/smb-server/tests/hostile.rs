@@ -25,7 +25,9 @@ impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
         if let Some(t) = self.thread.take() {
-            t.join().expect("server thread panicked").expect("server failed");
+            t.join()
+                .expect("server thread panicked")
+                .expect("server failed");
         }
     }
 }
@@ -42,7 +44,12 @@ fn start(tag: &str) -> Running {
     let share = base.join("share");
     std::fs::create_dir_all(&share).unwrap();
     std::fs::write(base.join("secret.txt"), "outside the share").unwrap();
-    let identity = smb_auth::ServerIdentity { netbios_name: "NAS".into(), netbios_domain: "WORKGROUP".into(), dns_name: "nas".into(), dns_domain: String::new() };
+    let identity = smb_auth::ServerIdentity {
+        netbios_name: "NAS".into(),
+        netbios_domain: "WORKGROUP".into(),
+        dns_name: "nas".into(),
+        dns_domain: String::new(),
+    };
     let cfg = smb_proto::Config::new([3; 16], identity);
     let catalog = Catalog::new(
         vec![ShareConfig {
@@ -56,7 +63,11 @@ fn start(tag: &str) -> Running {
             valid_users: vec![],
             write_users: vec![],
         }],
-        vec![UserConfig { name: "alice".into(), nt_hash: ntlm::nt_hash("secret"), enabled: true }],
+        vec![UserConfig {
+            name: "alice".into(),
+            nt_hash: ntlm::nt_hash("secret"),
+            enabled: true,
+        }],
         "NAS".into(),
         "WORKGROUP".into(),
         String::new(),
@@ -66,21 +77,33 @@ fn start(tag: &str) -> Running {
     let listener = smb_server::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, rx) = tokio::sync::watch::channel(false);
-    let thread = std::thread::spawn(move || smb_server::serve_tcp(server, vec![listener], smb_vfs::UringVfs::new, rx));
-    Running { addr, share, stop, thread: Some(thread) }
+    let thread = std::thread::spawn(move || {
+        smb_server::serve_tcp(server, vec![listener], smb_vfs::UringVfs::new, rx)
+    });
+    Running {
+        addr,
+        share,
+        stop,
+        thread: Some(thread),
+    }
 }
 
 fn session(r: &Running) -> Client {
     let mut c = Client::connect(r.addr);
     c.negotiate(&[0x0302]);
     assert_eq!(c.login("alice", "secret"), NtStatus::SUCCESS);
-    assert_eq!(c.tree_connect(&format!("\\\\{}\\data", r.addr.ip())), NtStatus::SUCCESS);
+    assert_eq!(
+        c.tree_connect(&format!("\\\\{}\\data", r.addr.ip())),
+        NtStatus::SUCCESS
+    );
     c
 }
 
 fn still_serving(r: &Running) {
     let mut c = session(r);
-    let reply = c.call(Command::ECHO, &Request::Echo(EchoRequest)).expect("echo reply");
+    let reply = c
+        .call(Command::ECHO, &Request::Echo(EchoRequest))
+        .expect("echo reply");
     assert_eq!(reply.status, NtStatus::SUCCESS);
 }
 
@@ -183,7 +206,10 @@ fn paths_cannot_leave_the_share() {
         assert_eq!(c.create(name, 1, 0).err(), Some(expect), "{name}");
     }
     // A leading backslash is a client error (MS-SMB2 3.3.5.9).
-    assert_eq!(c.create("\\secret.txt", 1, 0).err(), Some(NtStatus::INVALID_PARAMETER));
+    assert_eq!(
+        c.create("\\secret.txt", 1, 0).err(),
+        Some(NtStatus::INVALID_PARAMETER)
+    );
     // Creating through an escaping link does not create anything outside.
     let _ = c.create("etc-link\\nasd-owned", 2, 0);
     assert!(!Path::new("/etc/nasd-owned").exists());

@@ -67,14 +67,24 @@ pub struct Client {
 impl Client {
     pub fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
         Self::over(Box::new(Tcp(stream)))
     }
 
     /// A client over any transport (e.g. an in-memory server).
     pub fn over(transport: Box<dyn Transport>) -> Self {
-        Self { transport, next_message_id: 0, session_id: 0, tree_id: 0, dialect: 0, signing: None, preauth: None }
+        Self {
+            transport,
+            next_message_id: 0,
+            session_id: 0,
+            tree_id: 0,
+            dialect: 0,
+            signing: None,
+            preauth: None,
+        }
     }
 
     /// Send bytes exactly as given (no framing added).
@@ -149,9 +159,16 @@ impl Client {
     pub fn negotiate(&mut self, dialects: &[u16]) -> Reply {
         let contexts = if dialects.contains(&0x0311) {
             vec![
-                NegotiateContext::PreauthIntegrity { hash_algorithms: vec![1], salt: vec![7; 32] },
-                NegotiateContext::Encryption { ciphers: vec![2, 1] },
-                NegotiateContext::SigningCapabilities { algorithms: vec![2, 1] },
+                NegotiateContext::PreauthIntegrity {
+                    hash_algorithms: vec![1],
+                    salt: vec![7; 32],
+                },
+                NegotiateContext::Encryption {
+                    ciphers: vec![2, 1],
+                },
+                NegotiateContext::SigningCapabilities {
+                    algorithms: vec![2, 1],
+                },
             ]
         } else {
             Vec::new()
@@ -180,7 +197,13 @@ impl Client {
 
     /// Send a NEGOTIATE without updating any client state (for protocol-violation tests).
     pub fn negotiate_raw(&mut self, dialects: &[u16]) {
-        let body = Request::Negotiate(NegotiateRequest { security_mode: 1, capabilities: 0, client_guid: [1; 16], dialects: dialects.to_vec(), contexts: Vec::new() });
+        let body = Request::Negotiate(NegotiateRequest {
+            security_mode: 1,
+            capabilities: 0,
+            client_guid: [1; 16],
+            dialects: dialects.to_vec(),
+            contexts: Vec::new(),
+        });
         let m = self.build(Command::NEGOTIATE, &body, 1);
         self.send_framed(&m);
     }
@@ -218,13 +241,28 @@ impl Client {
             p.update(&r.msg);
         }
         self.session_id = r.hdr.session_id;
-        let Response::SessionSetup(s) = r.body() else { panic!("not a session setup response") };
+        let Response::SessionSetup(s) = r.body() else {
+            panic!("not a session setup response")
+        };
         let ch = ntlm::parse_challenge(&s.security_buffer);
-        let auth = ntlm::authenticate(&ch, user, "", &ntlm::nt_hash(password), [0x11; 8], 0x01d9_0000_0000_0000, [0x22; 16]);
+        let auth = ntlm::authenticate(
+            &ch,
+            user,
+            "",
+            &ntlm::nt_hash(password),
+            [0x11; 8],
+            0x01d9_0000_0000_0000,
+            [0x22; 16],
+        );
         let r = self.setup_round(auth.message);
         if r.status == NtStatus::SUCCESS {
             let preauth = self.preauth.as_ref().map(|p| *p.value());
-            let keys = smb_crypto::derive_session_keys(self.dialect, &auth.session_key, preauth.as_ref(), None);
+            let keys = smb_crypto::derive_session_keys(
+                self.dialect,
+                &auth.session_key,
+                preauth.as_ref(),
+                None,
+            );
             let alg = match self.dialect {
                 0x0202 | 0x0210 => SigningAlgorithm::HmacSha256,
                 0x0311 => SigningAlgorithm::AesGmac,
@@ -232,7 +270,11 @@ impl Client {
             };
             self.signing = Some(SigningKey::new(alg, &keys.signing).unwrap());
             if r.hdr.is_signed() {
-                self.signing.as_ref().unwrap().verify(&r.msg).expect("final session setup response is signed correctly");
+                self.signing
+                    .as_ref()
+                    .unwrap()
+                    .verify(&r.msg)
+                    .expect("final session setup response is signed correctly");
             }
         }
         r.status
@@ -240,7 +282,14 @@ impl Client {
 
     pub fn tree_connect(&mut self, unc: &str) -> NtStatus {
         let r = self
-            .call(Command::TREE_CONNECT, &Request::TreeConnect(TreeConnectRequest { flags: 0, path: unc.into(), contexts: Vec::new() }))
+            .call(
+                Command::TREE_CONNECT,
+                &Request::TreeConnect(TreeConnectRequest {
+                    flags: 0,
+                    path: unc.into(),
+                    contexts: Vec::new(),
+                }),
+            )
             .expect("tree connect reply");
         if r.status == NtStatus::SUCCESS {
             self.tree_id = r.hdr.tree_id;
@@ -266,8 +315,18 @@ impl Client {
     }
 
     /// CREATE and return the FileId.
-    pub fn create(&mut self, name: &str, disposition: u32, options: u32) -> Result<FileId, NtStatus> {
-        let r = self.call(Command::CREATE, &Self::create_body(name, disposition, options)).expect("create reply");
+    pub fn create(
+        &mut self,
+        name: &str,
+        disposition: u32,
+        options: u32,
+    ) -> Result<FileId, NtStatus> {
+        let r = self
+            .call(
+                Command::CREATE,
+                &Self::create_body(name, disposition, options),
+            )
+            .expect("create reply");
         match r.body() {
             Response::Create(c) if r.status == NtStatus::SUCCESS => Ok(c.file_id),
             _ => Err(r.status),

@@ -3,7 +3,12 @@
 //! including what a well-behaved client never sends.
 //!
 //! Not for production: it panics on surprises (tests want that).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::missing_panics_doc)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::missing_panics_doc
+)]
 
 pub mod client;
 pub mod mem;

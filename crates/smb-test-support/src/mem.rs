@@ -26,7 +26,10 @@ pub struct Users(pub Vec<(String, [u8; 16])>);
 
 impl smb_auth::Credentials for Users {
     fn nt_hash(&self, user: &str, _domain: &str) -> Option<[u8; 16]> {
-        self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(user)).map(|(_, h)| *h)
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(user))
+            .map(|(_, h)| *h)
     }
 }
 
@@ -60,7 +63,12 @@ impl MemServer {
 
     fn run(&mut self, mut batch: Batch) {
         for item in batch.items.iter_mut() {
-            self.seen.push((item.hdr.command, item.hdr.session_id, item.hdr.tree_id, item.encrypted));
+            self.seen.push((
+                item.hdr.command,
+                item.hdr.session_id,
+                item.hdr.tree_id,
+                item.encrypted,
+            ));
             if let Work::Request(req) = std::mem::replace(&mut item.work, Work::Answered) {
                 item.reply = (self.handler)(item, req);
             }

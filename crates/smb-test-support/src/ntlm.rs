@@ -21,8 +21,17 @@ const KEY_EXCH: u32 = 0x4000_0000;
 const N56: u32 = 0x8000_0000;
 
 /// The flags this client offers.
-pub const FLAGS: u32 =
-    UNICODE | REQUEST_TARGET | SIGN | NTLM | ALWAYS_SIGN | EXTENDED_SESSIONSECURITY | TARGET_INFO | VERSION | N128 | KEY_EXCH | N56;
+pub const FLAGS: u32 = UNICODE
+    | REQUEST_TARGET
+    | SIGN
+    | NTLM
+    | ALWAYS_SIGN
+    | EXTENDED_SESSIONSECURITY
+    | TARGET_INFO
+    | VERSION
+    | N128
+    | KEY_EXCH
+    | N56;
 
 fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
     let mut m = <HmacMd5 as Mac>::new_from_slice(key).unwrap();
@@ -61,12 +70,20 @@ pub struct Challenge {
 
 pub fn parse_challenge(m: &[u8]) -> Challenge {
     assert_eq!(&m[..8], b"NTLMSSP\0", "not NTLMSSP");
-    assert_eq!(u32::from_le_bytes(m[8..12].try_into().unwrap()), 2, "not a CHALLENGE");
+    assert_eq!(
+        u32::from_le_bytes(m[8..12].try_into().unwrap()),
+        2,
+        "not a CHALLENGE"
+    );
     let flags = u32::from_le_bytes(m[20..24].try_into().unwrap());
     let server_challenge = m[24..32].try_into().unwrap();
     let len = u16::from_le_bytes(m[40..42].try_into().unwrap()) as usize;
     let off = u32::from_le_bytes(m[44..48].try_into().unwrap()) as usize;
-    Challenge { flags, server_challenge, target_info: m[off..off + len].to_vec() }
+    Challenge {
+        flags,
+        server_challenge,
+        target_info: m[off..off + len].to_vec(),
+    }
 }
 
 /// The result of building an AUTHENTICATE_MESSAGE.
@@ -78,7 +95,15 @@ pub struct Authenticate {
 
 /// AUTHENTICATE_MESSAGE for `user`/`domain` with an NT hash. `client_challenge`,
 /// `timestamp` and `random_key` make it deterministic.
-pub fn authenticate(ch: &Challenge, user: &str, domain: &str, hash: &[u8; 16], client_challenge: [u8; 8], timestamp: u64, random_key: [u8; 16]) -> Authenticate {
+pub fn authenticate(
+    ch: &Challenge,
+    user: &str,
+    domain: &str,
+    hash: &[u8; 16],
+    client_challenge: [u8; 8],
+    timestamp: u64,
+    random_key: [u8; 16],
+) -> Authenticate {
     let key_nt = hmac_md5(hash, &[&utf16(&(user.to_uppercase() + domain))]);
     let mut temp = vec![1u8, 1, 0, 0, 0, 0, 0, 0];
     temp.extend_from_slice(&timestamp.to_le_bytes());
@@ -100,7 +125,14 @@ pub fn authenticate(ch: &Challenge, user: &str, domain: &str, hash: &[u8; 16], c
         (session_base, Vec::new())
     };
     let lm_response = vec![0u8; 24];
-    let fields: [Vec<u8>; 6] = [lm_response, nt_response, utf16(domain), utf16(user), utf16("TESTCLIENT"), encrypted_key];
+    let fields: [Vec<u8>; 6] = [
+        lm_response,
+        nt_response,
+        utf16(domain),
+        utf16(user),
+        utf16("TESTCLIENT"),
+        encrypted_key,
+    ];
     let mut m = b"NTLMSSP\0".to_vec();
     m.extend_from_slice(&3u32.to_le_bytes());
     let mut offset = 88u32;
@@ -121,5 +153,8 @@ pub fn authenticate(ch: &Challenge, user: &str, domain: &str, hash: &[u8; 16], c
     m.extend_from_slice(&[0u8; 16]); // MIC: not used (no MsvAvFlags MIC bit)
     assert_eq!(m.len(), 88);
     m.extend_from_slice(&payload);
-    Authenticate { message: m, session_key }
+    Authenticate {
+        message: m,
+        session_key,
+    }
 }

@@ -15,7 +15,12 @@ use crate::state::OpenKind;
 
 const CLOSE_FLAG_POSTQUERY_ATTRIB: u16 = 0x0001;
 
-pub(super) async fn close<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: CloseRequest, chain: &mut Chain) -> R {
+pub(super) async fn close<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: CloseRequest,
+    chain: &mut Chain,
+) -> R {
     let id = super::file_id_of(c, item, req.file_id, chain)?;
     let mut resp = CloseResponse::default();
     if req.flags & CLOSE_FLAG_POSTQUERY_ATTRIB != 0 {
@@ -27,7 +32,11 @@ pub(super) async fn close<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: CloseRe
                 resp.last_write_time = filetime(st.mtime);
                 resp.change_time = filetime(st.ctime);
                 resp.allocation_size = allocation(&st);
-                resp.end_of_file = if matches!(st.kind, smb_vfs::FileKind::Dir) { 0 } else { st.size };
+                resp.end_of_file = if matches!(st.kind, smb_vfs::FileKind::Dir) {
+                    0
+                } else {
+                    st.size
+                };
                 resp.file_attributes = dos_attributes(&st);
             }
         }
@@ -39,11 +48,15 @@ pub(super) async fn close<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: CloseRe
 /// Tear down one open: it disappears from the table at once (later requests see
 /// FILE_CLOSED), then the handle is closed and a delete-pending file removed on last close.
 pub(crate) async fn close_open<V: Vfs>(c: &Rc<Conn<V>>, id: u64) {
-    let Some(open) = c.st.borrow_mut().opens.remove(&id) else { return };
+    let Some(open) = c.st.borrow_mut().opens.remove(&id) else {
+        return;
+    };
     if let Some(aid) = open.notify {
         c.complete_async(aid, Reply::Err(NtStatus::NOTIFY_CLEANUP));
     }
-    let OpenKind::File(handle) = open.kind else { return };
+    let OpenKind::File(handle) = open.kind else {
+        return;
+    };
     if open.delete_on_close {
         c.server.files.set_delete_pending(open.key, true);
     }
@@ -56,7 +69,11 @@ pub(crate) async fn close_open<V: Vfs>(c: &Rc<Conn<V>>, id: u64) {
     }
     if last_and_pending {
         if let Some(share) = &open.share {
-            let r = if open.is_dir { c.vfs.rmdir(&share.root, &open.path).await } else { c.vfs.unlink(&share.root, &open.path).await };
+            let r = if open.is_dir {
+                c.vfs.rmdir(&share.root, &open.path).await
+            } else {
+                c.vfs.unlink(&share.root, &open.path).await
+            };
             if let Err(e) = r {
                 tracing::warn!(path = %open.path.as_str(), error = %e, "delete on close failed");
             }

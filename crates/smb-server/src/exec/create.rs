@@ -5,7 +5,10 @@ use std::rc::Rc;
 
 use smb_proto::{Item, Reply};
 use smb_vfs::{Create, FileKind, Handle, OpenHow, RelPath, Resolved, Vfs};
-use smb_wire::create::{CreateContext, CreateContextResponse, CreateRequest, CreateResponse, MaxAccessResponse, QueryOnDiskIdResponse};
+use smb_wire::create::{
+    CreateContext, CreateContextResponse, CreateRequest, CreateResponse, MaxAccessResponse,
+    QueryOnDiskIdResponse,
+};
 use smb_wire::fscc::{access, attr};
 use smb_wire::message::Response;
 use smb_wire::{FileId, NtStatus};
@@ -27,7 +30,6 @@ pub(crate) const FILE_WRITE_THROUGH: u32 = 0x0000_0002;
 pub(crate) const FILE_NON_DIRECTORY_FILE: u32 = 0x0000_0040;
 pub(crate) const FILE_DELETE_ON_CLOSE: u32 = 0x0000_1000;
 pub(crate) const FILE_OPEN_BY_FILE_ID: u32 = 0x0000_2000;
-pub(crate) const FILE_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
 /// Options a server must refuse with NOT_SUPPORTED (MS-SMB2 3.3.5.9).
 const UNSUPPORTED_OPTIONS: u32 = 0x0010_0000 /* FILE_RESERVE_OPFILTER */;
 
@@ -49,7 +51,12 @@ const WRITE_ACCESS: u32 = access::FILE_WRITE_DATA
 /// Everything a file open can be granted on a writable share.
 const ALL_ACCESS: u32 = 0x001F_01FF;
 
-pub(super) async fn create<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: CreateRequest, chain: &mut Chain) -> R {
+pub(super) async fn create<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: CreateRequest,
+    chain: &mut Chain,
+) -> R {
     let tree = super::tree_of(c, item)?;
     // Parameter checks of 3.3.5.9, in the order Windows applies them.
     if req.impersonation_level > 3 {
@@ -58,7 +65,9 @@ pub(super) async fn create<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Create
     if req.create_disposition > FILE_OVERWRITE_IF {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    if req.create_options & FILE_DIRECTORY_FILE != 0 && req.create_options & FILE_NON_DIRECTORY_FILE != 0 {
+    if req.create_options & FILE_DIRECTORY_FILE != 0
+        && req.create_options & FILE_NON_DIRECTORY_FILE != 0
+    {
         return Err(NtStatus::INVALID_PARAMETER);
     }
     if req.create_options & UNSUPPORTED_OPTIONS != 0 {
@@ -92,7 +101,11 @@ pub(super) async fn create<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Create
     let path = RelPath::from_smb(name).map_err(crate::errno::path_status)?;
     let mut desired = access::map_generic(req.desired_access, is_dir_req);
     let max_allowed = desired & access::MAXIMUM_ALLOWED != 0;
-    let grantable = if tree.writable { ALL_ACCESS } else { ALL_ACCESS & !WRITE_ACCESS };
+    let grantable = if tree.writable {
+        ALL_ACCESS
+    } else {
+        ALL_ACCESS & !WRITE_ACCESS
+    };
     if max_allowed {
         desired = (desired & !access::MAXIMUM_ALLOWED) | grantable;
     }
@@ -107,10 +120,14 @@ pub(super) async fn create<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Create
         return Err(NtStatus::ACCESS_DENIED);
     }
 
-    let resolved = c.vfs.resolve(&share.root, &path).await.map_err(|e| match e.errno {
-        libc::ENOENT | libc::ENOTDIR => NtStatus::OBJECT_PATH_NOT_FOUND,
-        _ => status_of(&e),
-    })?;
+    let resolved = c
+        .vfs
+        .resolve(&share.root, &path)
+        .await
+        .map_err(|e| match e.errno {
+            libc::ENOENT | libc::ENOTDIR => NtStatus::OBJECT_PATH_NOT_FOUND,
+            _ => status_of(&e),
+        })?;
     let disp = req.create_disposition;
     let (path, existing) = match resolved {
         Resolved::Found { path, attr } => (path, Some(attr)),
@@ -147,14 +164,17 @@ pub(super) async fn create<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Create
             }
             let dos = a.dos_attributes;
             if !is_dir && dos & attr::READONLY != 0 {
-                if desired & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) != 0 && !max_allowed {
+                if desired & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) != 0
+                    && !max_allowed
+                {
                     return Err(NtStatus::ACCESS_DENIED);
                 }
                 if delete_on_close {
                     return Err(NtStatus::CANNOT_DELETE);
                 }
                 if max_allowed {
-                    desired &= !(access::FILE_WRITE_DATA | access::FILE_APPEND_DATA | access::DELETE);
+                    desired &=
+                        !(access::FILE_WRITE_DATA | access::FILE_APPEND_DATA | access::DELETE);
                     how.write = false;
                 }
             }
@@ -192,18 +212,21 @@ pub(super) async fn create<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Create
     if how.directory {
         how.write = false;
     }
-    let (handle, _created) = c.vfs.open(&share.root, &path, &how).await.map_err(|e| match e.errno {
-        libc::EEXIST => NtStatus::OBJECT_NAME_COLLISION,
-        libc::ENOENT => NtStatus::OBJECT_NAME_NOT_FOUND,
-        _ => status_of(&e),
-    })?;
+    let (handle, _created) =
+        c.vfs
+            .open(&share.root, &path, &how)
+            .await
+            .map_err(|e| match e.errno {
+                libc::EEXIST => NtStatus::OBJECT_NAME_COLLISION,
+                libc::ENOENT => NtStatus::OBJECT_NAME_NOT_FOUND,
+                _ => status_of(&e),
+            })?;
     if creating || action == FILE_OVERWRITTEN || action == FILE_SUPERSEDED {
         let mut dos = req.file_attributes & !(attr::NORMAL | attr::DIRECTORY);
         if !how.directory {
             dos |= attr::ARCHIVE;
         }
-        let btime = if creating { None } else { None };
-        if let Err(e) = handle.set_dos(Some(dos), btime).await {
+        if let Err(e) = handle.set_dos(Some(dos), None).await {
             tracing::debug!(error = %e, "could not store DOS attributes");
         }
     }
@@ -229,12 +252,25 @@ pub(super) async fn create<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Create
     if delete_on_close && is_dir {
         // A directory opened delete-on-close must be empty to be deletable at close.
     }
-    let file_id = FileId { persistent: uid, volatile: uid };
+    let file_id = FileId {
+        persistent: uid,
+        volatile: uid,
+    };
     let mut contexts = Vec::new();
     for ctx in &req.contexts {
         match ctx {
-            CreateContext::MaxAccess { .. } => contexts.push(CreateContextResponse::MaxAccess(MaxAccessResponse { status: NtStatus::SUCCESS, maximal_access: grantable })),
-            CreateContext::QueryOnDiskId => contexts.push(CreateContextResponse::QueryOnDiskId(QueryOnDiskIdResponse { disk_file_id: st.ino, volume_id: st.dev })),
+            CreateContext::MaxAccess { .. } => {
+                contexts.push(CreateContextResponse::MaxAccess(MaxAccessResponse {
+                    status: NtStatus::SUCCESS,
+                    maximal_access: grantable,
+                }))
+            }
+            CreateContext::QueryOnDiskId => contexts.push(CreateContextResponse::QueryOnDiskId(
+                QueryOnDiskIdResponse {
+                    disk_file_id: st.ino,
+                    volume_id: st.dev,
+                },
+            )),
             _ => {}
         }
     }
@@ -248,17 +284,22 @@ pub(super) async fn create<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Create
         key,
         is_dir,
         access: desired,
-        share_access,
         create_options: req.create_options,
         delete_on_close,
         dir: None,
         position: 0,
-        mode: req.create_options & (FILE_WRITE_THROUGH | 0x0000_0004 | 0x0000_0008 | 0x0000_0010 | 0x0000_0020),
+        mode: req.create_options
+            & (FILE_WRITE_THROUGH | 0x0000_0004 | 0x0000_0008 | 0x0000_0010 | 0x0000_0020),
         notify: None,
     };
     c.st.borrow_mut().opens.insert(uid, open);
     chain.file_id = Some(file_id);
-    let (ct, at, wt, cht) = (filetime(st.btime), filetime(st.atime), filetime(st.mtime), filetime(st.ctime));
+    let (ct, at, wt, cht) = (
+        filetime(st.btime),
+        filetime(st.atime),
+        filetime(st.mtime),
+        filetime(st.ctime),
+    );
     Ok(Reply::Ok(
         NtStatus::SUCCESS,
         Response::Create(CreateResponse {
@@ -283,7 +324,9 @@ fn split_stream(name: &str) -> Result<(&str, bool), NtStatus> {
     match name.split_once(':') {
         None => Ok((name, false)),
         Some((base, rest)) => {
-            let default = rest.eq_ignore_ascii_case(":$DATA") || rest.eq_ignore_ascii_case("$DATA") || rest.is_empty();
+            let default = rest.eq_ignore_ascii_case(":$DATA")
+                || rest.eq_ignore_ascii_case("$DATA")
+                || rest.is_empty();
             if rest.contains('\\') {
                 return Err(NtStatus::OBJECT_NAME_INVALID);
             }
@@ -292,10 +335,18 @@ fn split_stream(name: &str) -> Result<(&str, bool), NtStatus> {
     }
 }
 
-fn open_pipe<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: &CreateRequest, chain: &mut Chain) -> R {
+fn open_pipe<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: &CreateRequest,
+    chain: &mut Chain,
+) -> R {
     let kind = smb_rpc::pipe_kind(&req.name).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
     let uid = c.server.next_id();
-    let file_id = FileId { persistent: uid, volatile: uid };
+    let file_id = FileId {
+        persistent: uid,
+        volatile: uid,
+    };
     let open = Open {
         file_id,
         session_id: item.hdr.session_id,
@@ -306,7 +357,6 @@ fn open_pipe<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: &CreateRequest, chai
         key: (u64::MAX, uid),
         is_dir: false,
         access: req.desired_access,
-        share_access: req.share_access,
         create_options: req.create_options,
         delete_on_close: false,
         dir: None,

@@ -40,7 +40,11 @@ pub(crate) fn entry_info(name: &str, a: &FileAttr) -> DirEntryInfo {
         last_access_time: filetime(a.atime),
         last_write_time: filetime(a.mtime),
         change_time: filetime(a.ctime),
-        end_of_file: if matches!(a.kind, smb_vfs::FileKind::Dir) { 0 } else { a.size },
+        end_of_file: if matches!(a.kind, smb_vfs::FileKind::Dir) {
+            0
+        } else {
+            a.size
+        },
         allocation_size: allocation(a),
         attributes: dos_attributes(a),
         ea_size: 0,
@@ -50,7 +54,12 @@ pub(crate) fn entry_info(name: &str, a: &FileAttr) -> DirEntryInfo {
     }
 }
 
-pub(super) async fn query_directory<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: QueryDirectoryRequest, chain: &mut Chain) -> R {
+pub(super) async fn query_directory<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: QueryDirectoryRequest,
+    chain: &mut Chain,
+) -> R {
     let id = super::file_id_of(c, item, req.file_id, chain)?;
     if !CLASSES.contains(&req.info_class) {
         return Err(NtStatus::INVALID_INFO_CLASS);
@@ -72,31 +81,64 @@ pub(super) async fn query_directory<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, re
     }
     let restart = req.flags & (RESTART_SCANS | REOPEN) != 0;
     let mut local: Option<DirCursor> = None;
-    let have_cursor = c.st.borrow().opens.get(&id).is_some_and(|o| o.dir.is_some());
+    let have_cursor =
+        c.st.borrow()
+            .opens
+            .get(&id)
+            .is_some_and(|o| o.dir.is_some());
     if restart || !have_cursor {
-        let pattern = if req.pattern.is_empty() { "*".to_string() } else { req.pattern.clone() };
+        let pattern = if req.pattern.is_empty() {
+            "*".to_string()
+        } else {
+            req.pattern.clone()
+        };
         if req.pattern.contains('\\') || req.pattern.contains('/') {
             return Err(NtStatus::OBJECT_NAME_INVALID);
         }
         let h = super::handle_of(c, id)?;
         let self_attr = h.stat().await.map_err(|e| crate::errno::status_of(&e))?;
-        let mut entries = vec![DirEntry { name: ".".into(), attr: self_attr.clone() }, DirEntry { name: "..".into(), attr: self_attr }];
+        let mut entries = vec![
+            DirEntry {
+                name: ".".into(),
+                attr: self_attr.clone(),
+            },
+            DirEntry {
+                name: "..".into(),
+                attr: self_attr,
+            },
+        ];
         if has_wildcards(&pattern) {
-            entries.extend(h.read_dir().await.map_err(|e| crate::errno::status_of(&e))?);
+            entries.extend(
+                h.read_dir()
+                    .await
+                    .map_err(|e| crate::errno::status_of(&e))?,
+            );
         } else {
             // An exact name: look just that one up (case-insensitively) instead of
             // listing what may be a very large directory.
             entries.clear();
             if pattern == "." || pattern == ".." {
                 let a = h.stat().await.map_err(|e| crate::errno::status_of(&e))?;
-                entries.push(DirEntry { name: pattern.clone(), attr: a });
+                entries.push(DirEntry {
+                    name: pattern.clone(),
+                    attr: a,
+                });
             } else if let Ok(rel) = path.join_checked(&pattern) {
-                if let Ok(Resolved::Found { path: found, attr }) = c.vfs.resolve(&share.root, &rel).await {
-                    entries.push(DirEntry { name: found.file_name().unwrap_or_default().to_string(), attr });
+                if let Ok(Resolved::Found { path: found, attr }) =
+                    c.vfs.resolve(&share.root, &rel).await
+                {
+                    entries.push(DirEntry {
+                        name: found.file_name().unwrap_or_default().to_string(),
+                        attr,
+                    });
                 }
             }
         }
-        let cursor = DirCursor { pattern, entries, pos: 0 };
+        let cursor = DirCursor {
+            pattern,
+            entries,
+            pos: 0,
+        };
         match c.st.borrow_mut().opens.get_mut(&id) {
             Some(o) => o.dir = Some(cursor),
             // Closed while we listed: answer from what we read (requests on one handle
@@ -105,11 +147,23 @@ pub(super) async fn query_directory<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, re
         }
     }
     let single = req.flags & RETURN_SINGLE_ENTRY != 0;
-    let max = (req.output_buffer_length as usize).min(c.proto.borrow().negotiated().map(|_| 8 << 20).unwrap_or(65536));
+    let max = (req.output_buffer_length as usize).min(
+        c.proto
+            .borrow()
+            .negotiated()
+            .map(|_| 8 << 20)
+            .unwrap_or(65536),
+    );
     let mut st = c.st.borrow_mut();
     let cur = match local.as_mut() {
         Some(l) => l,
-        None => st.opens.get_mut(&id).ok_or(NtStatus::FILE_CLOSED)?.dir.as_mut().ok_or(NtStatus::INVALID_PARAMETER)?,
+        None => st
+            .opens
+            .get_mut(&id)
+            .ok_or(NtStatus::FILE_CLOSED)?
+            .dir
+            .as_mut()
+            .ok_or(NtStatus::INVALID_PARAMETER)?,
     };
     let started_fresh = cur.pos == 0;
     let mut w = DirListWriter::new(max);
@@ -135,7 +189,16 @@ pub(super) async fn query_directory<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, re
             // Even one entry does not fit the client's buffer.
             return Err(NtStatus::INFO_LENGTH_MISMATCH);
         }
-        return Err(if started_fresh { NtStatus::NO_SUCH_FILE } else { NtStatus::NO_MORE_FILES });
+        return Err(if started_fresh {
+            NtStatus::NO_SUCH_FILE
+        } else {
+            NtStatus::NO_MORE_FILES
+        });
     }
-    Ok(Reply::Ok(NtStatus::SUCCESS, Response::QueryDirectory(QueryDirectoryResponse { buffer: w.into_bytes() })))
+    Ok(Reply::Ok(
+        NtStatus::SUCCESS,
+        Response::QueryDirectory(QueryDirectoryResponse {
+            buffer: w.into_bytes(),
+        }),
+    ))
 }

@@ -51,12 +51,23 @@ fn fit(mut out: Vec<u8>, max: u32, fixed: usize) -> R {
     }
     if out.len() > max {
         out.truncate(max);
-        return Ok(Reply::Ok(NtStatus::BUFFER_OVERFLOW, Response::QueryInfo(QueryInfoResponse { buffer: out })));
+        return Ok(Reply::Ok(
+            NtStatus::BUFFER_OVERFLOW,
+            Response::QueryInfo(QueryInfoResponse { buffer: out }),
+        ));
     }
-    Ok(Reply::Ok(NtStatus::SUCCESS, Response::QueryInfo(QueryInfoResponse { buffer: out })))
+    Ok(Reply::Ok(
+        NtStatus::SUCCESS,
+        Response::QueryInfo(QueryInfoResponse { buffer: out }),
+    ))
 }
 
-pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: QueryInfoRequest, chain: &mut Chain) -> R {
+pub(super) async fn query_info<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: QueryInfoRequest,
+    chain: &mut Chain,
+) -> R {
     let id = super::file_id_of(c, item, req.file_id, chain)?;
     let (kind, granted, path, key, position, mode, share, is_dir) = {
         let st = c.st.borrow();
@@ -65,7 +76,16 @@ pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Qu
             OpenKind::File(h) => Some(h.clone()),
             OpenKind::Pipe(_) => None,
         };
-        (kind, o.access, o.path.clone(), o.key, o.position, o.mode, o.share.clone(), o.is_dir)
+        (
+            kind,
+            o.access,
+            o.path.clone(),
+            o.key,
+            o.position,
+            o.mode,
+            o.share.clone(),
+            o.is_dir,
+        )
     };
     let Some(h) = kind else {
         return pipe_info(&req);
@@ -76,7 +96,14 @@ pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Qu
         INFO_FILE => {
             let need_attrs = !matches!(
                 req.file_info_class,
-                class::FileStandardInformation | class::FileInternalInformation | class::FileAccessInformation | class::FilePositionInformation | class::FileModeInformation | class::FileAlignmentInformation | class::FileEaInformation | class::FileStreamInformation
+                class::FileStandardInformation
+                    | class::FileInternalInformation
+                    | class::FileAccessInformation
+                    | class::FilePositionInformation
+                    | class::FileModeInformation
+                    | class::FileAlignmentInformation
+                    | class::FileEaInformation
+                    | class::FileStreamInformation
             );
             if need_attrs && granted & access::FILE_READ_ATTRIBUTES == 0 {
                 return Err(NtStatus::ACCESS_DENIED);
@@ -95,7 +122,10 @@ pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Qu
                     fit(out, max, fscc::FileStandardInformation::SIZE)
                 }
                 class::FileInternalInformation => {
-                    fscc::FileInternalInformation { index_number: a.ino }.encode(&mut out);
+                    fscc::FileInternalInformation {
+                        index_number: a.ino,
+                    }
+                    .encode(&mut out);
                     fit(out, max, 8)
                 }
                 class::FileEaInformation => {
@@ -103,11 +133,17 @@ pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Qu
                     fit(out, max, 4)
                 }
                 class::FileAccessInformation => {
-                    fscc::FileAccessInformation { access_flags: granted }.encode(&mut out);
+                    fscc::FileAccessInformation {
+                        access_flags: granted,
+                    }
+                    .encode(&mut out);
                     fit(out, max, 4)
                 }
                 class::FilePositionInformation => {
-                    fscc::FilePositionInformation { current_byte_offset: i64::try_from(position).unwrap_or(i64::MAX) }.encode(&mut out);
+                    fscc::FilePositionInformation {
+                        current_byte_offset: i64::try_from(position).unwrap_or(i64::MAX),
+                    }
+                    .encode(&mut out);
                     fit(out, max, 8)
                 }
                 class::FileModeInformation => {
@@ -115,20 +151,33 @@ pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Qu
                     fit(out, max, 4)
                 }
                 class::FileAlignmentInformation => {
-                    fscc::FileAlignmentInformation { alignment_requirement: 0 }.encode(&mut out);
+                    fscc::FileAlignmentInformation {
+                        alignment_requirement: 0,
+                    }
+                    .encode(&mut out);
                     fit(out, max, 4)
                 }
                 class::FileAllInformation => {
                     fscc::FileAllInformation {
                         basic: basic(&a),
                         standard: standard(&a, pending),
-                        internal: fscc::FileInternalInformation { index_number: a.ino },
+                        internal: fscc::FileInternalInformation {
+                            index_number: a.ino,
+                        },
                         ea: fscc::FileEaInformation { ea_size: 0 },
-                        access: fscc::FileAccessInformation { access_flags: granted },
-                        position: fscc::FilePositionInformation { current_byte_offset: i64::try_from(position).unwrap_or(i64::MAX) },
+                        access: fscc::FileAccessInformation {
+                            access_flags: granted,
+                        },
+                        position: fscc::FilePositionInformation {
+                            current_byte_offset: i64::try_from(position).unwrap_or(i64::MAX),
+                        },
                         mode: fscc::FileModeInformation { mode },
-                        alignment: fscc::FileAlignmentInformation { alignment_requirement: 0 },
-                        name: fscc::FileNameInformation { file_name: format!("\\{}", path.as_str().replace('/', "\\")) },
+                        alignment: fscc::FileAlignmentInformation {
+                            alignment_requirement: 0,
+                        },
+                        name: fscc::FileNameInformation {
+                            file_name: format!("\\{}", path.as_str().replace('/', "\\")),
+                        },
                     }
                     .encode(&mut out);
                     fit(out, max, fscc::FileAllInformation::FIXED_SIZE)
@@ -147,7 +196,11 @@ pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Qu
                     fit(out, max, 56)
                 }
                 class::FileAttributeTagInformation => {
-                    fscc::FileAttributeTagInformation { file_attributes: dos_attributes(&a), reparse_tag: 0 }.encode(&mut out);
+                    fscc::FileAttributeTagInformation {
+                        file_attributes: dos_attributes(&a),
+                        reparse_tag: 0,
+                    }
+                    .encode(&mut out);
                     fit(out, max, 8)
                 }
                 class::FileStreamInformation => {
@@ -155,7 +208,8 @@ pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Qu
                         // Directories have no unnamed data stream.
                         return fit(out, max, 0);
                     }
-                    fscc::FileStreamInformation::main_stream(a.size, allocation(&a)).encode(&mut out);
+                    fscc::FileStreamInformation::main_stream(a.size, allocation(&a))
+                        .encode(&mut out);
                     fit(out, max, 24)
                 }
                 class::FileCompressionInformation => {
@@ -170,16 +224,26 @@ pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Qu
                     fit(out, max, 16)
                 }
                 class::FileNormalizedNameInformation => {
-                    if c.proto.borrow().negotiated().is_none_or(|n| n.dialect < 0x0311) {
+                    if c.proto
+                        .borrow()
+                        .negotiated()
+                        .is_none_or(|n| n.dialect < 0x0311)
+                    {
                         return Err(NtStatus::NOT_SUPPORTED);
                     }
-                    fscc::FileNameInformation { file_name: path.as_str().replace('/', "\\") }.encode(&mut out);
+                    fscc::FileNameInformation {
+                        file_name: path.as_str().replace('/', "\\"),
+                    }
+                    .encode(&mut out);
                     fit(out, max, 4)
                 }
                 class::FileFullEaInformation => Err(NtStatus::NO_EAS_ON_FILE),
                 class::FileAlternateNameInformation => {
                     let name = path.file_name().unwrap_or_default();
-                    fscc::FileNameInformation { file_name: short_name(name) }.encode(&mut out);
+                    fscc::FileNameInformation {
+                        file_name: short_name(name),
+                    }
+                    .encode(&mut out);
                     fit(out, max, 4)
                 }
                 _ => Err(NtStatus::INVALID_INFO_CLASS),
@@ -195,12 +259,23 @@ pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Qu
             match req.file_info_class {
                 fs_class::FileFsVolumeInformation => {
                     let serial = (fs.fsid ^ (fs.fsid >> 32)) as u32;
-                    fscc::FsVolumeInformation { creation_time: c.server.catalog().proto.start_time, serial_number: serial, label: share.cfg.name.clone(), supports_objects: false }
-                        .encode(&mut out);
+                    fscc::FsVolumeInformation {
+                        creation_time: c.server.catalog().proto.start_time,
+                        serial_number: serial,
+                        label: share.cfg.name.clone(),
+                        supports_objects: false,
+                    }
+                    .encode(&mut out);
                     fit(out, max, 18)
                 }
                 fs_class::FileFsSizeInformation => {
-                    fscc::FsSizeInformation { total_allocation_units: units(fs.blocks), available_allocation_units: units(fs.blocks_avail), sectors_per_allocation_unit: 8, bytes_per_sector: 512 }.encode(&mut out);
+                    fscc::FsSizeInformation {
+                        total_allocation_units: units(fs.blocks),
+                        available_allocation_units: units(fs.blocks_avail),
+                        sectors_per_allocation_unit: 8,
+                        bytes_per_sector: 512,
+                    }
+                    .encode(&mut out);
                     fit(out, max, 24)
                 }
                 fs_class::FileFsFullSizeInformation => {
@@ -215,14 +290,23 @@ pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Qu
                     fit(out, max, 32)
                 }
                 fs_class::FileFsDeviceInformation => {
-                    fscc::FsDeviceInformation { device_type: fscc::FILE_DEVICE_DISK, characteristics: 0 }.encode(&mut out);
+                    fscc::FsDeviceInformation {
+                        device_type: fscc::FILE_DEVICE_DISK,
+                        characteristics: 0,
+                    }
+                    .encode(&mut out);
                     fit(out, max, 8)
                 }
                 fs_class::FileFsAttributeInformation => {
                     use fscc::fs_attr::*;
                     fscc::FsAttributeInformation {
-                        attributes: FILE_CASE_PRESERVED_NAMES | FILE_UNICODE_ON_DISK | FILE_PERSISTENT_ACLS | FILE_SUPPORTS_SPARSE_FILES,
-                        max_component_name_length: u32::try_from(fs.name_max).unwrap_or(255).min(255),
+                        attributes: FILE_CASE_PRESERVED_NAMES
+                            | FILE_UNICODE_ON_DISK
+                            | FILE_PERSISTENT_ACLS
+                            | FILE_SUPPORTS_SPARSE_FILES,
+                        max_component_name_length: u32::try_from(fs.name_max)
+                            .unwrap_or(255)
+                            .min(255),
                         fs_name: "NTFS".into(),
                     }
                     .encode(&mut out);
@@ -235,7 +319,11 @@ pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Qu
                 fs_class::FileFsObjectIdInformation => {
                     let mut oid = [0u8; 16];
                     oid[..8].copy_from_slice(&fs.fsid.to_le_bytes());
-                    fscc::FsObjectIdInformation { object_id: oid, extended_info: [0; 48] }.encode(&mut out);
+                    fscc::FsObjectIdInformation {
+                        object_id: oid,
+                        extended_info: [0; 48],
+                    }
+                    .encode(&mut out);
                     fit(out, max, 64)
                 }
                 fs_class::FileFsControlInformation => Err(NtStatus::NOT_SUPPORTED),
@@ -246,7 +334,9 @@ pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Qu
             if granted & access::READ_CONTROL == 0 {
                 return Err(NtStatus::ACCESS_DENIED);
             }
-            if req.additional_information & SECINFO_SACL != 0 && granted & access::ACCESS_SYSTEM_SECURITY == 0 {
+            if req.additional_information & SECINFO_SACL != 0
+                && granted & access::ACCESS_SYSTEM_SECURITY == 0
+            {
                 return Err(NtStatus::PRIVILEGE_NOT_HELD);
             }
             let a = h.stat().await.map_err(status)?;
@@ -256,7 +346,10 @@ pub(super) async fn query_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Qu
                 // The client retries with the size we report (3.3.5.20.3).
                 return Err(NtStatus::BUFFER_TOO_SMALL);
             }
-            Ok(Reply::Ok(NtStatus::SUCCESS, Response::QueryInfo(QueryInfoResponse { buffer: out })))
+            Ok(Reply::Ok(
+                NtStatus::SUCCESS,
+                Response::QueryInfo(QueryInfoResponse { buffer: out }),
+            ))
         }
         INFO_QUOTA => Err(NtStatus::NOT_SUPPORTED),
         _ => Err(NtStatus::INVALID_PARAMETER),
@@ -271,15 +364,28 @@ pub(crate) fn short_name(name: &str) -> String {
         Some((b, e)) if !b.is_empty() => (b, e),
         _ => (name, ""),
     };
-    if !base.is_empty() && base.len() <= 8 && ext.len() <= 3 && base.chars().all(ok) && ext.chars().all(ok) {
+    if !base.is_empty()
+        && base.len() <= 8
+        && ext.len() <= 3
+        && base.chars().all(ok)
+        && ext.chars().all(ok)
+    {
         return name.to_ascii_uppercase();
     }
-    let clean = |s: &str, n: usize| s.chars().filter(|c| ok(*c)).take(n).collect::<String>().to_ascii_uppercase();
+    let clean = |s: &str, n: usize| {
+        s.chars()
+            .filter(|c| ok(*c))
+            .take(n)
+            .collect::<String>()
+            .to_ascii_uppercase()
+    };
     let mut b = clean(base, 5);
     if b.is_empty() {
         b.push('_');
     }
-    let h = name.bytes().fold(0x811c_9dc5u32, |h, c| (h ^ u32::from(c)).wrapping_mul(0x0100_0193));
+    let h = name.bytes().fold(0x811c_9dc5u32, |h, c| {
+        (h ^ u32::from(c)).wrapping_mul(0x0100_0193)
+    });
     let e = clean(ext, 3);
     if e.is_empty() {
         format!("{b}~{:02X}", h & 0xff)
@@ -296,8 +402,19 @@ fn pipe_info(req: &QueryInfoRequest) -> R {
     let mut out = Vec::new();
     match req.file_info_class {
         class::FileStandardInformation => {
-            fscc::FileStandardInformation { allocation_size: 4096, end_of_file: 0, number_of_links: 1, delete_pending: true, directory: false }.encode(&mut out);
-            fit(out, req.output_buffer_length, fscc::FileStandardInformation::SIZE)
+            fscc::FileStandardInformation {
+                allocation_size: 4096,
+                end_of_file: 0,
+                number_of_links: 1,
+                delete_pending: true,
+                directory: false,
+            }
+            .encode(&mut out);
+            fit(
+                out,
+                req.output_buffer_length,
+                fscc::FileStandardInformation::SIZE,
+            )
         }
         _ => Err(NtStatus::INVALID_INFO_CLASS),
     }

@@ -23,10 +23,24 @@ const COPYCHUNK_MAX_CHUNK_SIZE: u32 = 1024 * 1024;
 const COPYCHUNK_MAX_TOTAL: u32 = 16 * 1024 * 1024;
 
 fn reply(req: &IoctlRequest, file_id: FileId, output: Vec<u8>, status: NtStatus) -> R {
-    Ok(Reply::Ok(status, Response::Ioctl(IoctlResponse { ctl_code: req.ctl_code, file_id, input: Vec::new(), output, flags: 0 })))
+    Ok(Reply::Ok(
+        status,
+        Response::Ioctl(IoctlResponse {
+            ctl_code: req.ctl_code,
+            file_id,
+            input: Vec::new(),
+            output,
+            flags: 0,
+        }),
+    ))
 }
 
-pub(super) async fn ioctl<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: IoctlRequest, chain: &mut Chain) -> R {
+pub(super) async fn ioctl<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: IoctlRequest,
+    chain: &mut Chain,
+) -> R {
     if req.flags & SMB2_0_IOCTL_IS_FSCTL == 0 {
         return Err(NtStatus::NOT_SUPPORTED);
     }
@@ -41,7 +55,9 @@ pub(super) async fn ioctl<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: IoctlRe
             }
             reply(&req, FileId::ANY, out, NtStatus::SUCCESS)
         }
-        fsctl::FSCTL_DFS_GET_REFERRALS | fsctl::FSCTL_DFS_GET_REFERRALS_EX => Err(NtStatus::FS_DRIVER_REQUIRED),
+        fsctl::FSCTL_DFS_GET_REFERRALS | fsctl::FSCTL_DFS_GET_REFERRALS_EX => {
+            Err(NtStatus::FS_DRIVER_REQUIRED)
+        }
         fsctl::FSCTL_PIPE_TRANSCEIVE => {
             let id = super::file_id_of(c, item, req.file_id, chain)?;
             let pipe = match c.st.borrow().opens.get(&id).map(|o| &o.kind) {
@@ -50,26 +66,51 @@ pub(super) async fn ioctl<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: IoctlRe
             };
             let info = crate::ipc::server_info(c);
             let mut p = pipe.borrow_mut();
-            p.write(&req.input, &info).map_err(|_| NtStatus::PIPE_BROKEN)?;
+            p.write(&req.input, &info)
+                .map_err(|_| NtStatus::PIPE_BROKEN)?;
             let (data, more) = p.read(req.max_output_response as usize);
-            let status = if more { NtStatus::BUFFER_OVERFLOW } else { NtStatus::SUCCESS };
-            let fid = c.st.borrow().opens.get(&id).map(|o| o.file_id).unwrap_or(FileId::ANY);
+            let status = if more {
+                NtStatus::BUFFER_OVERFLOW
+            } else {
+                NtStatus::SUCCESS
+            };
+            let fid =
+                c.st.borrow()
+                    .opens
+                    .get(&id)
+                    .map(|o| o.file_id)
+                    .unwrap_or(FileId::ANY);
             reply(&req, fid, data, status)
         }
         fsctl::FSCTL_SRV_REQUEST_RESUME_KEY => {
             let id = super::file_id_of(c, item, req.file_id, chain)?;
-            let fid = c.st.borrow().opens.get(&id).map(|o| o.file_id).ok_or(NtStatus::FILE_CLOSED)?;
+            let fid =
+                c.st.borrow()
+                    .opens
+                    .get(&id)
+                    .map(|o| o.file_id)
+                    .ok_or(NtStatus::FILE_CLOSED)?;
             let mut out = Vec::new();
-            fsctl::ResumeKeyResponse { key: resume_key(fid) }.encode(&mut out);
+            fsctl::ResumeKeyResponse {
+                key: resume_key(fid),
+            }
+            .encode(&mut out);
             if out.len() > req.max_output_response as usize {
                 return Err(NtStatus::INVALID_PARAMETER);
             }
             reply(&req, fid, out, NtStatus::SUCCESS)
         }
-        fsctl::FSCTL_SRV_COPYCHUNK | fsctl::FSCTL_SRV_COPYCHUNK_WRITE => copychunk(c, item, req, chain).await,
+        fsctl::FSCTL_SRV_COPYCHUNK | fsctl::FSCTL_SRV_COPYCHUNK_WRITE => {
+            copychunk(c, item, req, chain).await
+        }
         fsctl::FSCTL_SRV_ENUMERATE_SNAPSHOTS => {
             let id = super::file_id_of(c, item, req.file_id, chain)?;
-            let fid = c.st.borrow().opens.get(&id).map(|o| o.file_id).ok_or(NtStatus::FILE_CLOSED)?;
+            let fid =
+                c.st.borrow()
+                    .opens
+                    .get(&id)
+                    .map(|o| o.file_id)
+                    .ok_or(NtStatus::FILE_CLOSED)?;
             if req.max_output_response < 16 {
                 return Err(NtStatus::INVALID_PARAMETER);
             }
@@ -98,9 +139,19 @@ fn resume_key(fid: FileId) -> [u8; 24] {
     k
 }
 
-async fn copychunk<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: IoctlRequest, chain: &mut Chain) -> R {
+async fn copychunk<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: IoctlRequest,
+    chain: &mut Chain,
+) -> R {
     let dst = super::file_id_of(c, item, req.file_id, chain)?;
-    let dst_fid = c.st.borrow().opens.get(&dst).map(|o| o.file_id).ok_or(NtStatus::FILE_CLOSED)?;
+    let dst_fid =
+        c.st.borrow()
+            .opens
+            .get(&dst)
+            .map(|o| o.file_id)
+            .ok_or(NtStatus::FILE_CLOSED)?;
     let limits = || {
         let mut out = Vec::new();
         SrvCopychunkResponse {
@@ -117,7 +168,10 @@ async fn copychunk<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: IoctlRequest, 
     let copy = SrvCopychunkCopy::decode(&req.input).map_err(|_| NtStatus::INVALID_PARAMETER)?;
     let total: u64 = copy.chunks.iter().map(|ch| u64::from(ch.length)).sum();
     if copy.chunks.len() as u32 > COPYCHUNK_MAX_CHUNKS
-        || copy.chunks.iter().any(|ch| ch.length > COPYCHUNK_MAX_CHUNK_SIZE || ch.length == 0)
+        || copy
+            .chunks
+            .iter()
+            .any(|ch| ch.length > COPYCHUNK_MAX_CHUNK_SIZE || ch.length == 0)
         || total > u64::from(COPYCHUNK_MAX_TOTAL)
     {
         return reply(&req, dst_fid, limits(), NtStatus::INVALID_PARAMETER);
@@ -127,10 +181,14 @@ async fn copychunk<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: IoctlRequest, 
         let st = c.st.borrow();
         st.opens
             .iter()
-            .find(|(_, o)| resume_key(o.file_id) == copy.source_key && o.session_id == item.hdr.session_id)
+            .find(|(_, o)| {
+                resume_key(o.file_id) == copy.source_key && o.session_id == item.hdr.session_id
+            })
             .map(|(k, o)| (*k, o.access))
     };
-    let Some((src, src_access)) = src else { return Err(NtStatus::OBJECT_NAME_NOT_FOUND) };
+    let Some((src, src_access)) = src else {
+        return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
+    };
     let dst_access = c.st.borrow().opens.get(&dst).map(|o| o.access).unwrap_or(0);
     if src_access & access::FILE_READ_DATA == 0 {
         return Err(NtStatus::ACCESS_DENIED);
@@ -146,7 +204,9 @@ async fn copychunk<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: IoctlRequest, 
     let mut written = 0u32;
     let mut chunks = 0u32;
     for ch in &copy.chunks {
-        let (res, buf) = sh.read_exact_at(Vec::with_capacity(ch.length as usize), ch.source_offset).await;
+        let (res, buf) = sh
+            .read_exact_at(Vec::with_capacity(ch.length as usize), ch.source_offset)
+            .await;
         let n = res.map_err(|e| crate::errno::status_of(&e))?;
         if n < ch.length as usize {
             // Reading past the end of the source fails the copy (Windows semantics).
@@ -158,6 +218,11 @@ async fn copychunk<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: IoctlRequest, 
         chunks += 1;
     }
     let mut out = Vec::new();
-    SrvCopychunkResponse { chunks_written: chunks, chunk_bytes_written: 0, total_bytes_written: written }.encode(&mut out);
+    SrvCopychunkResponse {
+        chunks_written: chunks,
+        chunk_bytes_written: 0,
+        total_bytes_written: written,
+    }
+    .encode(&mut out);
     reply(&req, dst_fid, out, NtStatus::SUCCESS)
 }

@@ -22,9 +22,19 @@ const LOCKFLAG_FAIL_IMMEDIATELY: u32 = 0x10;
 /// How often a waiting lock is retried.
 const RETRY: Duration = Duration::from_millis(20);
 
-pub(super) async fn lock<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: LockRequest, chain: &mut Chain) -> R {
+pub(super) async fn lock<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: LockRequest,
+    chain: &mut Chain,
+) -> R {
     let id = super::file_id_of(c, item, req.file_id, chain)?;
-    let key = c.st.borrow().opens.get(&id).map(|o| o.key).ok_or(NtStatus::FILE_CLOSED)?;
+    let key =
+        c.st.borrow()
+            .opens
+            .get(&id)
+            .map(|o| o.key)
+            .ok_or(NtStatus::FILE_CLOSED)?;
     let els = &req.locks;
     let first = els.first().ok_or(NtStatus::INVALID_PARAMETER)?;
     if first.flags & LOCKFLAG_UNLOCK != 0 {
@@ -51,7 +61,14 @@ pub(super) async fn lock<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: LockRequ
         Ok(()) => Ok(ok()),
         Err(NtStatus::LOCK_NOT_GRANTED) if first.flags & LOCKFLAG_FAIL_IMMEDIATELY == 0 => {
             let async_id = c.proto.borrow_mut().alloc_async_id();
-            c.st.borrow_mut().pending.insert(async_id, Pending { session_id: item.hdr.session_id, message_id: item.hdr.message_id, file_id: None });
+            c.st.borrow_mut().pending.insert(
+                async_id,
+                Pending {
+                    session_id: item.hdr.session_id,
+                    message_id: item.hdr.message_id,
+                    file_id: None,
+                },
+            );
             let el = *first;
             let conn = c.clone();
             tokio_uring::spawn(async move { wait_for_lock(conn, async_id, key, id, el).await });
@@ -63,13 +80,24 @@ pub(super) async fn lock<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: LockRequ
 }
 
 fn ok() -> Reply {
-    Reply::Ok(NtStatus::SUCCESS, Response::Lock(LockResponse::default()))
+    Reply::Ok(NtStatus::SUCCESS, Response::Lock(LockResponse))
 }
 
 /// Take every lock or none.
-fn try_all<V: Vfs>(c: &Conn<V>, key: (u64, u64), id: u64, els: &[LockElement]) -> Result<(), NtStatus> {
+fn try_all<V: Vfs>(
+    c: &Conn<V>,
+    key: (u64, u64),
+    id: u64,
+    els: &[LockElement],
+) -> Result<(), NtStatus> {
     for (i, e) in els.iter().enumerate() {
-        if let Err(s) = c.server.files.lock(key, id, e.offset, e.length, e.flags & LOCKFLAG_EXCLUSIVE != 0) {
+        if let Err(s) = c.server.files.lock(
+            key,
+            id,
+            e.offset,
+            e.length,
+            e.flags & LOCKFLAG_EXCLUSIVE != 0,
+        ) {
             for done in els.iter().take(i) {
                 let _ = c.server.files.unlock(key, id, done.offset, done.length);
             }
@@ -79,7 +107,13 @@ fn try_all<V: Vfs>(c: &Conn<V>, key: (u64, u64), id: u64, els: &[LockElement]) -
     Ok(())
 }
 
-async fn wait_for_lock<V: Vfs>(c: Rc<Conn<V>>, async_id: u64, key: (u64, u64), id: u64, el: LockElement) {
+async fn wait_for_lock<V: Vfs>(
+    c: Rc<Conn<V>>,
+    async_id: u64,
+    key: (u64, u64),
+    id: u64,
+    el: LockElement,
+) {
     loop {
         tokio::time::sleep(RETRY).await;
         if !c.st.borrow().pending.contains_key(&async_id) {
@@ -89,7 +123,17 @@ async fn wait_for_lock<V: Vfs>(c: Rc<Conn<V>>, async_id: u64, key: (u64, u64), i
             c.complete_async(async_id, Reply::Err(NtStatus::RANGE_NOT_LOCKED));
             return;
         }
-        if c.server.files.lock(key, id, el.offset, el.length, el.flags & LOCKFLAG_EXCLUSIVE != 0).is_ok() {
+        if c.server
+            .files
+            .lock(
+                key,
+                id,
+                el.offset,
+                el.length,
+                el.flags & LOCKFLAG_EXCLUSIVE != 0,
+            )
+            .is_ok()
+        {
             c.complete_async(async_id, ok());
             return;
         }

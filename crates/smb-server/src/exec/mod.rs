@@ -50,7 +50,12 @@ impl Chain {
 pub(crate) type R = Result<Reply, NtStatus>;
 
 /// Run one request.
-pub(crate) async fn dispatch<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Request, chain: &mut Chain) -> Reply {
+pub(crate) async fn dispatch<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: Request,
+    chain: &mut Chain,
+) -> Reply {
     if item.hdr.is_related() {
         if let Some(e) = chain.create_err {
             return Reply::Err(e);
@@ -74,9 +79,14 @@ pub(crate) async fn dispatch<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Requ
         Request::QueryInfo(r) => info::query_info(c, item, r, chain).await,
         Request::SetInfo(r) => setinfo::set_info(c, item, r, chain).await,
         Request::OplockBreak(_) => Err(NtStatus::INVALID_OPLOCK_PROTOCOL),
-        Request::Echo(_) => Ok(Reply::Ok(NtStatus::SUCCESS, Response::Echo(Default::default()))),
+        Request::Echo(_) => Ok(Reply::Ok(
+            NtStatus::SUCCESS,
+            Response::Echo(Default::default()),
+        )),
         // Answered by the connection itself; never reaches the server.
-        Request::Negotiate(_) | Request::SessionSetup(_) | Request::Cancel(_) => Err(NtStatus::INVALID_PARAMETER),
+        Request::Negotiate(_) | Request::SessionSetup(_) | Request::Cancel(_) => {
+            Err(NtStatus::INVALID_PARAMETER)
+        }
     };
     res.unwrap_or_else(Reply::Err)
 }
@@ -89,19 +99,31 @@ pub(crate) struct TreeRef {
 
 pub(crate) fn tree_of<V: Vfs>(c: &Conn<V>, item: &mut Item) -> Result<TreeRef, NtStatus> {
     let st = c.st.borrow();
-    let t = st.trees.get(&item.hdr.tree_id).filter(|t| t.session_id == item.hdr.session_id).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
+    let t = st
+        .trees
+        .get(&item.hdr.tree_id)
+        .filter(|t| t.session_id == item.hdr.session_id)
+        .ok_or(NtStatus::NETWORK_NAME_DELETED)?;
     if t.encrypt {
         if !item.encrypted {
             return Err(NtStatus::ACCESS_DENIED);
         }
         item.encrypt_reply = true;
     }
-    Ok(TreeRef { share: t.share.clone(), writable: t.writable })
+    Ok(TreeRef {
+        share: t.share.clone(),
+        writable: t.writable,
+    })
 }
 
 /// Resolve the FileId of a request (the chain's for a related request), checking that it
 /// belongs to the request's session and tree.
-pub(crate) fn file_id_of<V: Vfs>(c: &Conn<V>, item: &mut Item, fid: FileId, chain: &Chain) -> Result<u64, NtStatus> {
+pub(crate) fn file_id_of<V: Vfs>(
+    c: &Conn<V>,
+    item: &mut Item,
+    fid: FileId,
+    chain: &Chain,
+) -> Result<u64, NtStatus> {
     let fid = if fid == FileId::ANY {
         if !item.hdr.is_related() {
             return Err(NtStatus::FILE_CLOSED);
@@ -113,7 +135,10 @@ pub(crate) fn file_id_of<V: Vfs>(c: &Conn<V>, item: &mut Item, fid: FileId, chai
     tree_of(c, item)?;
     let st = c.st.borrow();
     let o = st.opens.get(&fid.volatile).ok_or(NtStatus::FILE_CLOSED)?;
-    if o.file_id.persistent != fid.persistent || o.session_id != item.hdr.session_id || o.tree_id != item.hdr.tree_id {
+    if o.file_id.persistent != fid.persistent
+        || o.session_id != item.hdr.session_id
+        || o.tree_id != item.hdr.tree_id
+    {
         return Err(NtStatus::FILE_CLOSED);
     }
     Ok(fid.volatile)

@@ -15,7 +15,12 @@ use super::{Chain, R};
 use crate::conn::Conn;
 use crate::state::Pending;
 
-pub(super) fn change_notify<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: ChangeNotifyRequest, chain: &mut Chain) -> R {
+pub(super) fn change_notify<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: ChangeNotifyRequest,
+    chain: &mut Chain,
+) -> R {
     let id = super::file_id_of(c, item, req.file_id, chain)?;
     let async_id = {
         let st = c.st.borrow();
@@ -31,7 +36,14 @@ pub(super) fn change_notify<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: Chang
     };
     let mut st = c.st.borrow_mut();
     let fid = st.opens.get(&id).map(|o| o.file_id);
-    st.pending.insert(async_id, Pending { session_id: item.hdr.session_id, message_id: item.hdr.message_id, file_id: fid });
+    st.pending.insert(
+        async_id,
+        Pending {
+            session_id: item.hdr.session_id,
+            message_id: item.hdr.message_id,
+            file_id: fid,
+        },
+    );
     if let Some(o) = st.opens.get_mut(&id) {
         o.notify = Some(async_id);
     }

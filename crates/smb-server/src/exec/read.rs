@@ -13,7 +13,12 @@ use super::{Chain, R};
 use crate::conn::Conn;
 use crate::state::OpenKind;
 
-pub(super) async fn read<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: ReadRequest, chain: &mut Chain) -> R {
+pub(super) async fn read<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: ReadRequest,
+    chain: &mut Chain,
+) -> R {
     let id = super::file_id_of(c, item, req.file_id, chain)?;
     let (kind, granted, is_dir, key): (OpenKind<V>, _, _, _) = {
         let st = c.st.borrow();
@@ -24,7 +29,10 @@ pub(super) async fn read<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: ReadRequ
         };
         (kind, o.access, o.is_dir, o.key)
     };
-    if c.server.files.io_conflict(key, id, req.offset, u64::from(req.length), false) {
+    if c.server
+        .files
+        .io_conflict(key, id, req.offset, u64::from(req.length), false)
+    {
         return Err(NtStatus::FILE_LOCK_CONFLICT);
     }
     if is_dir {
@@ -35,7 +43,10 @@ pub(super) async fn read<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: ReadRequ
     }
     let len = req.length as usize;
     // Offsets are signed 64-bit on the server side (MS-FSA): beyond is invalid.
-    let end = req.offset.checked_add(u64::from(req.length)).ok_or(NtStatus::INVALID_PARAMETER)?;
+    let end = req
+        .offset
+        .checked_add(u64::from(req.length))
+        .ok_or(NtStatus::INVALID_PARAMETER)?;
     if req.offset > i64::MAX as u64 || end > i64::MAX as u64 {
         return Err(NtStatus::INVALID_PARAMETER);
     }
@@ -45,15 +56,33 @@ pub(super) async fn read<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: ReadRequ
             if data.is_empty() {
                 return Err(NtStatus::PIPE_EMPTY);
             }
-            let status = if more { NtStatus::BUFFER_OVERFLOW } else { NtStatus::SUCCESS };
-            Ok(Reply::Ok(status, Response::Read(ReadResponse { data_remaining: 0, data, flags: 0 })))
+            let status = if more {
+                NtStatus::BUFFER_OVERFLOW
+            } else {
+                NtStatus::SUCCESS
+            };
+            Ok(Reply::Ok(
+                status,
+                Response::Read(ReadResponse {
+                    data_remaining: 0,
+                    data,
+                    flags: 0,
+                }),
+            ))
         }
         OpenKind::File(h) => {
             if len == 0 {
                 if req.minimum_count > 0 {
                     return Err(NtStatus::END_OF_FILE);
                 }
-                return Ok(Reply::Ok(NtStatus::SUCCESS, Response::Read(ReadResponse { data_remaining: 0, data: Vec::new(), flags: 0 })));
+                return Ok(Reply::Ok(
+                    NtStatus::SUCCESS,
+                    Response::Read(ReadResponse {
+                        data_remaining: 0,
+                        data: Vec::new(),
+                        flags: 0,
+                    }),
+                ));
             }
             let buf = Vec::with_capacity(len);
             let (res, mut buf) = h.read_exact_at(buf, req.offset).await;
@@ -65,7 +94,14 @@ pub(super) async fn read<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: ReadRequ
             if let Some(o) = c.st.borrow_mut().opens.get_mut(&id) {
                 o.position = req.offset + n as u64;
             }
-            Ok(Reply::Ok(NtStatus::SUCCESS, Response::Read(ReadResponse { data_remaining: 0, data: buf, flags: 0 })))
+            Ok(Reply::Ok(
+                NtStatus::SUCCESS,
+                Response::Read(ReadResponse {
+                    data_remaining: 0,
+                    data: buf,
+                    flags: 0,
+                }),
+            ))
         }
     }
 }

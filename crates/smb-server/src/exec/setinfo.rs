@@ -17,7 +17,10 @@ use crate::errno::status_of;
 use crate::state::OpenKind;
 
 fn ok() -> R {
-    Ok(Reply::Ok(NtStatus::SUCCESS, Response::SetInfo(SetInfoResponse)))
+    Ok(Reply::Ok(
+        NtStatus::SUCCESS,
+        Response::SetInfo(SetInfoResponse),
+    ))
 }
 
 fn need(granted: u32, bits: u32) -> Result<(), NtStatus> {
@@ -33,7 +36,12 @@ fn ts(ft: u64) -> Timespec {
     Timespec { secs, nanos }
 }
 
-pub(super) async fn set_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: SetInfoRequest, chain: &mut Chain) -> R {
+pub(super) async fn set_info<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: SetInfoRequest,
+    chain: &mut Chain,
+) -> R {
     let id = super::file_id_of(c, item, req.file_id, chain)?;
     let (h, granted, path, key, share, is_dir) = {
         let st = c.st.borrow();
@@ -42,7 +50,14 @@ pub(super) async fn set_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: SetI
             OpenKind::File(h) => h.clone(),
             OpenKind::Pipe(_) => return Err(NtStatus::INVALID_PARAMETER),
         };
-        (h, o.access, o.path.clone(), o.key, o.share.clone(), o.is_dir)
+        (
+            h,
+            o.access,
+            o.path.clone(),
+            o.key,
+            o.share.clone(),
+            o.is_dir,
+        )
     };
     let share = share.ok_or(NtStatus::INVALID_DEVICE_REQUEST)?;
     let writable = super::tree_of(c, item)?.writable;
@@ -87,7 +102,9 @@ pub(super) async fn set_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: SetI
                 }
                 ok()
             }
-            class::FileRenameInformation | class::FileRenameInformationEx | class::FileLinkInformation => {
+            class::FileRenameInformation
+            | class::FileRenameInformationEx
+            | class::FileLinkInformation => {
                 let link = req.file_info_class == class::FileLinkInformation;
                 let r = if req.file_info_class == class::FileRenameInformationEx {
                     fscc::RenameInformation::decode_ex(&req.buffer)
@@ -145,7 +162,9 @@ pub(super) async fn set_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: SetI
                 let res = if link {
                     c.vfs.link(&share.root, &path, &target).await
                 } else {
-                    c.vfs.rename(&share.root, &path, &target, r.replace_if_exists()).await
+                    c.vfs
+                        .rename(&share.root, &path, &target, r.replace_if_exists())
+                        .await
                 };
                 res.map_err(|e| match e.errno {
                     libc::EEXIST => NtStatus::OBJECT_NAME_COLLISION,
@@ -160,9 +179,13 @@ pub(super) async fn set_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: SetI
             }
             class::FileDispositionInformation | class::FileDispositionInformationEx => {
                 let delete = if req.file_info_class == class::FileDispositionInformation {
-                    fscc::DispositionInformation::decode(&req.buffer).map_err(bad)?.delete_pending
+                    fscc::DispositionInformation::decode(&req.buffer)
+                        .map_err(bad)?
+                        .delete_pending
                 } else {
-                    fscc::DispositionInformationEx::decode(&req.buffer).map_err(bad)?.delete()
+                    fscc::DispositionInformationEx::decode(&req.buffer)
+                        .map_err(bad)?
+                        .delete()
                 };
                 need(granted, access::DELETE)?;
                 if delete {
@@ -204,15 +227,20 @@ pub(super) async fn set_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: SetI
                 let st = h.stat().await.map_err(|e| status_of(&e))?;
                 if a.allocation_size < st.size {
                     // Shrinking the allocation below the end of file truncates (MS-FSA).
-                    h.set_len(a.allocation_size).await.map_err(|e| status_of(&e))?;
+                    h.set_len(a.allocation_size)
+                        .await
+                        .map_err(|e| status_of(&e))?;
                 } else if a.allocation_size > st.size {
-                    h.allocate(a.allocation_size).await.map_err(|e| status_of(&e))?;
+                    h.allocate(a.allocation_size)
+                        .await
+                        .map_err(|e| status_of(&e))?;
                 }
                 ok()
             }
             class::FilePositionInformation => {
                 let p = fscc::FilePositionInformation::decode(&req.buffer).map_err(bad)?;
-                let pos = u64::try_from(p.current_byte_offset).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+                let pos = u64::try_from(p.current_byte_offset)
+                    .map_err(|_| NtStatus::INVALID_PARAMETER)?;
                 if let Some(o) = c.st.borrow_mut().opens.get_mut(&id) {
                     o.position = pos;
                 }
@@ -241,7 +269,8 @@ pub(super) async fn set_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: SetI
         },
         INFO_FILESYSTEM => Err(NtStatus::ACCESS_DENIED),
         INFO_SECURITY => {
-            smb_wire::security::SecurityDescriptor::parse_self_relative(&req.buffer).map_err(|_| NtStatus::INVALID_SECURITY_DESCR)?;
+            smb_wire::security::SecurityDescriptor::parse_self_relative(&req.buffer)
+                .map_err(|_| NtStatus::INVALID_SECURITY_DESCR)?;
             // Windows ACLs are not stored: permissions come from the share configuration.
             Err(NtStatus::NOT_SUPPORTED)
         }
@@ -254,7 +283,10 @@ pub(super) async fn set_info<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: SetI
 /// directory with open files inside is refused, as Windows does).
 fn open_below<V: Vfs>(c: &Conn<V>, dir: &RelPath, except: u64) -> bool {
     let prefix = format!("{}/", dir.as_str());
-    c.st.borrow().opens.iter().any(|(k, o)| *k != except && o.path.as_str().starts_with(&prefix))
+    c.st.borrow()
+        .opens
+        .iter()
+        .any(|(k, o)| *k != except && o.path.as_str().starts_with(&prefix))
 }
 
 /// Keep the paths of this connection's opens true after a rename.

@@ -5,8 +5,8 @@ use std::rc::Rc;
 use smb_proto::{Item, Reply};
 use smb_vfs::Vfs;
 use smb_wire::message::Response;
-use smb_wire::tree::{TreeConnectRequest, TreeConnectResponse, TreeDisconnectResponse};
 use smb_wire::session::LogoffResponse;
+use smb_wire::tree::{TreeConnectRequest, TreeConnectResponse, TreeDisconnectResponse};
 use smb_wire::NtStatus;
 
 use super::{Chain, R};
@@ -38,10 +38,26 @@ pub(super) fn connect<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: TreeConnect
     let name = share_name(&req.path).ok_or(NtStatus::BAD_NETWORK_NAME)?;
     let catalog = c.server.catalog();
     let (tree, share_type, flags, access) = if name.eq_ignore_ascii_case("IPC$") {
-        (Tree { session_id: session.id, share: None, writable: false, encrypt: false }, SHARE_TYPE_PIPE, SHAREFLAG_NO_CACHING, ACCESS_ALL)
+        (
+            Tree {
+                session_id: session.id,
+                share: None,
+                writable: false,
+                encrypt: false,
+            },
+            SHARE_TYPE_PIPE,
+            SHAREFLAG_NO_CACHING,
+            ACCESS_ALL,
+        )
     } else {
-        let share = catalog.share(name).ok_or(NtStatus::BAD_NETWORK_NAME)?.clone();
-        let writable = match share.cfg.access_for(&session.user, session.guest, session.anonymous) {
+        let share = catalog
+            .share(name)
+            .ok_or(NtStatus::BAD_NETWORK_NAME)?
+            .clone();
+        let writable = match share
+            .cfg
+            .access_for(&session.user, session.guest, session.anonymous)
+        {
             ShareAccess::Denied => return Err(NtStatus::ACCESS_DENIED),
             ShareAccess::ReadOnly => false,
             ShareAccess::ReadWrite => true,
@@ -57,7 +73,17 @@ pub(super) fn connect<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: TreeConnect
             flags |= SHAREFLAG_ENCRYPT_DATA;
         }
         let access = if writable { ACCESS_ALL } else { ACCESS_READ };
-        (Tree { session_id: session.id, share: Some(share), writable, encrypt }, SHARE_TYPE_DISK, flags, access)
+        (
+            Tree {
+                session_id: session.id,
+                share: Some(share),
+                writable,
+                encrypt,
+            },
+            SHARE_TYPE_DISK,
+            flags,
+            access,
+        )
     };
     if tree.encrypt {
         item.encrypt_reply = true;
@@ -66,30 +92,53 @@ pub(super) fn connect<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: TreeConnect
     item.hdr.tree_id = id;
     Ok(Reply::Ok(
         NtStatus::SUCCESS,
-        Response::TreeConnect(TreeConnectResponse { share_type, share_flags: flags, capabilities: 0, maximal_access: access }),
+        Response::TreeConnect(TreeConnectResponse {
+            share_type,
+            share_flags: flags,
+            capabilities: 0,
+            maximal_access: access,
+        }),
     ))
 }
 
 pub(super) async fn disconnect<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item) -> R {
     let tid = item.hdr.tree_id;
     super::tree_of(c, item)?;
-    let opens: Vec<u64> = c.st.borrow().opens.iter().filter(|(_, o)| o.tree_id == tid && o.session_id == item.hdr.session_id).map(|(k, _)| *k).collect();
+    let opens: Vec<u64> =
+        c.st.borrow()
+            .opens
+            .iter()
+            .filter(|(_, o)| o.tree_id == tid && o.session_id == item.hdr.session_id)
+            .map(|(k, _)| *k)
+            .collect();
     for id in opens {
         super::close::close_open(c, id).await;
     }
     c.st.borrow_mut().trees.remove(&tid);
-    Ok(Reply::Ok(NtStatus::SUCCESS, Response::TreeDisconnect(TreeDisconnectResponse)))
+    Ok(Reply::Ok(
+        NtStatus::SUCCESS,
+        Response::TreeDisconnect(TreeDisconnectResponse),
+    ))
 }
 
 pub(super) async fn logoff<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, chain: &mut Chain) -> R {
     let sid = item.hdr.session_id;
-    let opens: Vec<u64> = c.st.borrow().opens.iter().filter(|(_, o)| o.session_id == sid).map(|(k, _)| *k).collect();
+    let opens: Vec<u64> =
+        c.st.borrow()
+            .opens
+            .iter()
+            .filter(|(_, o)| o.session_id == sid)
+            .map(|(k, _)| *k)
+            .collect();
     for id in opens {
         super::close::close_open(c, id).await;
     }
     c.st.borrow_mut().trees.retain(|_, t| t.session_id != sid);
     chain.logoffs.push(sid);
-    Ok(Reply::Ok(NtStatus::SUCCESS, Response::Logoff(LogoffResponse)))
+    Ok(Reply::Ok(
+        NtStatus::SUCCESS,
+        Response::Logoff(LogoffResponse),
+    ))
 }
 
 #[cfg(test)]

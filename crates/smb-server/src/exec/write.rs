@@ -18,7 +18,12 @@ const WRITEFLAG_WRITE_THROUGH: u32 = 0x0000_0001;
 /// The largest file size NTFS allows (MS-FSA's MAXFILESIZE); writes may not end beyond it.
 const MAX_FILE_SIZE: u64 = 0x0000_0FFF_FFFF_0000;
 
-pub(super) async fn write<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: WriteRequest, chain: &mut Chain) -> R {
+pub(super) async fn write<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: WriteRequest,
+    chain: &mut Chain,
+) -> R {
     let id = super::file_id_of(c, item, req.file_id, chain)?;
     let (kind, granted, is_dir, options, key): (OpenKind<V>, _, _, _, _) = {
         let st = c.st.borrow();
@@ -29,7 +34,10 @@ pub(super) async fn write<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: WriteRe
         };
         (kind, o.access, o.is_dir, o.create_options, o.key)
     };
-    if c.server.files.io_conflict(key, id, req.offset, req.data.len() as u64, true) {
+    if c.server
+        .files
+        .io_conflict(key, id, req.offset, req.data.len() as u64, true)
+    {
         return Err(NtStatus::FILE_LOCK_CONFLICT);
     }
     if is_dir {
@@ -42,13 +50,20 @@ pub(super) async fn write<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: WriteRe
     match kind {
         OpenKind::Pipe(p) => {
             let info = crate::ipc::server_info(c);
-            p.borrow_mut().write(&req.data, &info).map_err(|_| NtStatus::PIPE_BROKEN)?;
+            p.borrow_mut()
+                .write(&req.data, &info)
+                .map_err(|_| NtStatus::PIPE_BROKEN)?;
         }
         OpenKind::File(h) => {
             let offset = req.offset;
             // Offsets are signed 64-bit, and no file grows past MAXFILESIZE (MS-FSA).
-            let end = offset.checked_add(u64::from(count)).ok_or(NtStatus::INVALID_PARAMETER)?;
-            if offset > i64::MAX as u64 || end > i64::MAX as u64 || (count > 0 && offset >= MAX_FILE_SIZE) {
+            let end = offset
+                .checked_add(u64::from(count))
+                .ok_or(NtStatus::INVALID_PARAMETER)?;
+            if offset > i64::MAX as u64
+                || end > i64::MAX as u64
+                || (count > 0 && offset >= MAX_FILE_SIZE)
+            {
                 return Err(NtStatus::INVALID_PARAMETER);
             }
             if count > 0 && end >= MAX_FILE_SIZE {
@@ -57,7 +72,11 @@ pub(super) async fn write<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: WriteRe
             }
             if granted & access::FILE_WRITE_DATA == 0 {
                 // Append-only access may only write at the end.
-                let size = h.stat().await.map_err(|e| crate::errno::status_of(&e))?.size;
+                let size = h
+                    .stat()
+                    .await
+                    .map_err(|e| crate::errno::status_of(&e))?
+                    .size;
                 if offset < size {
                     return Err(NtStatus::ACCESS_DENIED);
                 }
@@ -67,24 +86,36 @@ pub(super) async fn write<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: WriteRe
                 res.map_err(|e| crate::errno::status_of(&e))?;
             }
             if req.flags & WRITEFLAG_WRITE_THROUGH != 0 || options & FILE_WRITE_THROUGH != 0 {
-                h.sync(true).await.map_err(|e| crate::errno::status_of(&e))?;
+                h.sync(true)
+                    .await
+                    .map_err(|e| crate::errno::status_of(&e))?;
             }
             if let Some(o) = c.st.borrow_mut().opens.get_mut(&id) {
                 o.position = end;
             }
         }
     }
-    Ok(Reply::Ok(NtStatus::SUCCESS, Response::Write(WriteResponse { count })))
+    Ok(Reply::Ok(
+        NtStatus::SUCCESS,
+        Response::Write(WriteResponse { count }),
+    ))
 }
 
-pub(super) async fn flush<V: Vfs>(c: &Rc<Conn<V>>, item: &mut Item, req: FlushRequest, chain: &mut Chain) -> R {
+pub(super) async fn flush<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: FlushRequest,
+    chain: &mut Chain,
+) -> R {
     let id = super::file_id_of(c, item, req.file_id, chain)?;
     let granted = c.st.borrow().opens.get(&id).map(|o| o.access).unwrap_or(0);
     if granted & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) == 0 {
         return Err(NtStatus::ACCESS_DENIED);
     }
     if let Ok(h) = super::handle_of(c, id) {
-        h.sync(false).await.map_err(|e| crate::errno::status_of(&e))?;
+        h.sync(false)
+            .await
+            .map_err(|e| crate::errno::status_of(&e))?;
     }
-    Ok(Reply::Ok(NtStatus::SUCCESS, Response::Flush(FlushResponse::default())))
+    Ok(Reply::Ok(NtStatus::SUCCESS, Response::Flush(FlushResponse)))
 }
