@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """meta.py HOST PORT SHARE USER PASS DIR N: N x (create + close) of new files through Python
-smbprotocol, then a listing of them (scandir), then their deletion; one JSON line out."""
+smbprotocol, then a listing of them (scandir, best of three), then their deletion; one JSON line out."""
 import json
 import sys
 import time
@@ -19,13 +19,17 @@ def main():
         with smbclient.open_file("%s\\f%06d" % (base, i), mode="xb", port=port):
             pass
     t1 = time.perf_counter()
-    count = sum(1 for _ in smbclient.scandir(base, port=port))
-    t2 = time.perf_counter()
-    assert count == n, (count, n)
+    # The listing is short and client-bound (smbprotocol parses in Python): best of three.
+    list_s = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        count = sum(1 for _ in smbclient.scandir(base, port=port))
+        list_s = min(list_s, time.perf_counter() - t)
+        assert count == n, (count, n)
     for i in range(n):
         smbclient.remove("%s\\f%06d" % (base, i), port=port)
     smbclient.rmdir(base, port=port)
-    print(json.dumps({"create_per_s": n / (t1 - t0), "list_per_s": n / (t2 - t1), "n": n}))
+    print(json.dumps({"create_per_s": n / (t1 - t0), "list_per_s": n / list_s, "n": n}))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #   peak RSS of each server during the run
 # Prints a table of both and the ratio nasd/smbd per line. Usage: bench/run.sh
 set -euo pipefail
+trap 'echo "bench/run.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-2048}
 N_FILES=${N_FILES:-10000}

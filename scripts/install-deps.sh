@@ -3,16 +3,31 @@
 #   scripts/install-deps.sh          build dependencies only
 #   scripts/install-deps.sh --test   plus the real peers the tests use (Samba's smbclient,
 #                                    smbtorture and smbd; Python smbprotocol and pytest)
+#   scripts/install-deps.sh --vm     plus what scripts/vm-test.sh needs to build and boot
+#                                    the qemu guest (qemu, mmdebstrap, kernel module build)
 set -euo pipefail
 test_peers=0
-[ "${1:-}" = "--test" ] && test_peers=1
+vm=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) test_peers=1 ;;
+    --vm) vm=1 ;;
+    *) echo "install-deps.sh: unknown option $arg (use --test and/or --vm)" >&2; exit 2 ;;
+  esac
+done
 
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
-pkgs=(build-essential pkg-config libclang-dev clang libibverbs-dev librdmacm-dev attr)
+pkgs=(build-essential pkg-config libssl-dev libclang-dev clang libibverbs-dev librdmacm-dev attr)
 if [ "$test_peers" = 1 ]; then
   pkgs+=(samba smbclient samba-testsuite samba-vfs-modules python3-venv procps iproute2)
+fi
+if [ "$vm" = 1 ]; then
+  # qemu (software emulation), the guest rootfs builder, and what ../shared/vm's
+  # build-smbdirect-modules.sh needs to rebuild cifs.ko/ksmbd.ko (it adds the matching
+  # linux-headers/linux-source itself, since their version follows the guest kernel).
+  pkgs+=(qemu-system-x86 mmdebstrap e2fsprogs bc flex bison binutils coreutils)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

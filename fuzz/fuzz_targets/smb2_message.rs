@@ -29,6 +29,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 panic!("split_compound returned an out-of-bounds span");
             };
             if let Ok(h) = Header::decode(msg) {
+                // The zero-copy decode (WRITE data as a view of the message) must agree
+                // with the copying one.
+                let shared = bytes::Bytes::copy_from_slice(msg);
+                let viewed = Request::decode_shared(&h, &shared);
+                assert_eq!(viewed.as_ref().ok(), Request::decode(&h, msg).as_ref().ok());
                 if let Ok(req) = Request::decode(&h, msg) {
                     // Whatever decodes must re-encode and decode to the same value.
                     let mut out = Vec::new();
@@ -51,6 +56,18 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let _ = Request::decode(&h, data);
         let _ = Response::decode(&h, data);
     }
+
+    // FSCTL input payloads (the IOCTL request's input buffer goes to these as-is).
+    let _ = smb_wire::fsctl::SrvCopychunkCopy::decode(data);
+    let _ = smb_wire::fsctl::ValidateNegotiateInfoRequest::decode(data);
+    let _ = smb_wire::fsctl::FileZeroDataInformation::decode(data);
+    let _ = smb_wire::fsctl::FileAllocatedRangeBuffer::decode(data);
+    let _ = smb_wire::fsctl::SetSparseBuffer::decode(data);
+    let _ = smb_wire::fsctl::decode_compression_state(data);
+    let _ = smb_wire::fsctl::PipeWaitRequest::decode(data);
+    let _ = smb_wire::fsctl::NetworkResiliencyRequest::decode(data);
+    let _ = smb_wire::fsctl::DuplicateExtentsData::decode(data);
+    let _ = smb_wire::fsctl::ObjectIdBuffer::decode(data);
 
     // Raw context chains.
     let _ = decode_create_contexts(data);

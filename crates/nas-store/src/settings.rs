@@ -13,6 +13,11 @@ pub const MIN_IO_SIZE: u32 = 64 * 1024;
 /// Largest accepted `max_io_size` (8 MiB), which is also the default.
 pub const MAX_IO_SIZE: u32 = 8 * 1024 * 1024;
 
+/// Default SMB Direct receive credits (MS-SMBD ReceiveCreditMax, as Windows uses it).
+pub const DEFAULT_SMB_DIRECT_CREDITS: u16 = 255;
+/// Accepted range for `smb_direct_credits`.
+pub const SMB_DIRECT_CREDITS: std::ops::RangeInclusive<u16> = 16..=1024;
+
 /// Server-wide encryption policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EncryptionPolicy {
@@ -77,10 +82,19 @@ pub struct Settings {
     pub max_dialect: String,
     /// Whether the SMB Direct (RDMA) transport is enabled. Default `true`.
     pub smb_direct: bool,
-    /// Largest read/write size offered to clients, in bytes. Default 8 MiB.
+    /// Largest read/write size offered to clients, in bytes, over TCP and SMB Direct
+    /// alike. Default 8 MiB.
     pub max_io_size: u32,
+    /// Receive credits an SMB Direct connection offers (pre-posted receive buffers, MS-SMBD
+    /// ReceiveCreditMax). Default 255; 16 to 1024.
+    pub smb_direct_credits: u16,
     /// Whether unauthenticated (guest) sessions are accepted at all. Default `false`.
     pub guest_account_enabled: bool,
+    /// Whether SMB3 multichannel is offered (clients may bind extra connections, TCP or
+    /// RDMA, to a session; Windows reaches SMB Direct only this way). Default `true`, as
+    /// in Samba. Requests arriving on a bound channel are run by the session's first
+    /// connection; CHANGE_NOTIFY and byte-range locks that must wait are refused there.
+    pub multichannel: bool,
 }
 
 impl Default for Settings {
@@ -95,7 +109,9 @@ impl Default for Settings {
             max_dialect: "3.1.1".to_owned(),
             smb_direct: true,
             max_io_size: MAX_IO_SIZE,
+            smb_direct_credits: DEFAULT_SMB_DIRECT_CREDITS,
             guest_account_enabled: false,
+            multichannel: true,
         }
     }
 }
@@ -132,7 +148,7 @@ pub fn dialect_rank(d: &str) -> usize {
 
 impl Settings {
     /// Every setting key, in display order.
-    pub const KEYS: [&'static str; 10] = [
+    pub const KEYS: [&'static str; 12] = [
         "server_name",
         "workgroup",
         "server_comment",
@@ -142,7 +158,9 @@ impl Settings {
         "max_dialect",
         "smb_direct",
         "max_io_size",
+        "smb_direct_credits",
         "guest_account_enabled",
+        "multichannel",
     ];
 
     /// The value of `key` in its canonical text form, or `None` for an unknown key.
@@ -157,7 +175,9 @@ impl Settings {
             "max_dialect" => self.max_dialect.clone(),
             "smb_direct" => self.smb_direct.to_string(),
             "max_io_size" => self.max_io_size.to_string(),
+            "smb_direct_credits" => self.smb_direct_credits.to_string(),
             "guest_account_enabled" => self.guest_account_enabled.to_string(),
+            "multichannel" => self.multichannel.to_string(),
             _ => return None,
         })
     }
@@ -202,9 +222,27 @@ impl Settings {
                 }
                 self.max_io_size = n;
             }
+            "smb_direct_credits" => {
+                let n: u16 = value
+                    .parse()
+                    .ok()
+                    .filter(|n| SMB_DIRECT_CREDITS.contains(n))
+                    .ok_or_else(|| {
+                        StoreError::invalid(
+                            "smb_direct_credits",
+                            format!(
+                                "'{value}' is not a number from {} to {}",
+                                SMB_DIRECT_CREDITS.start(),
+                                SMB_DIRECT_CREDITS.end()
+                            ),
+                        )
+                    })?;
+                self.smb_direct_credits = n;
+            }
             "guest_account_enabled" => {
                 self.guest_account_enabled = parse_bool("guest_account_enabled", value)?;
             }
+            "multichannel" => self.multichannel = parse_bool("multichannel", value)?,
             _ => {
                 return Err(StoreError::invalid(
                     "key",

@@ -35,7 +35,9 @@ async fn defaults_when_nothing_is_set() {
     assert_eq!(s.max_dialect, "3.1.1");
     assert!(s.smb_direct);
     assert_eq!(s.max_io_size, 8 * 1024 * 1024);
+    assert_eq!(s.smb_direct_credits, 255);
     assert!(!s.guest_account_enabled);
+    assert!(s.multichannel);
 }
 
 #[tokio::test]
@@ -52,6 +54,8 @@ async fn set_and_read_back_with_canonical_values() {
     store.set_setting("min_dialect", "3.0").await.unwrap();
     store.set_setting("smb_direct", "0").await.unwrap();
     store.set_setting("max_io_size", "1048576").await.unwrap();
+    store.set_setting("smb_direct_credits", "64").await.unwrap();
+    store.set_setting("multichannel", "no").await.unwrap();
     store
         .set_setting("guest_account_enabled", "on")
         .await
@@ -65,6 +69,8 @@ async fn set_and_read_back_with_canonical_values() {
     assert_eq!(s.min_dialect, "3.0");
     assert!(!s.smb_direct);
     assert_eq!(s.max_io_size, 1_048_576);
+    assert_eq!(s.smb_direct_credits, 64);
+    assert!(!s.multichannel);
     assert!(s.guest_account_enabled);
     assert_eq!(s.get("signing_required").as_deref(), Some("false"));
     assert_eq!(s.get("encryption").as_deref(), Some("required"));
@@ -137,6 +143,13 @@ async fn invalid_settings_are_rejected_with_messages() {
         "max_io_size",
         "between",
     );
+    for bad in ["0", "15", "1025", "-1", "many"] {
+        assert_invalid(
+            set("smb_direct_credits", bad).await,
+            "smb_direct_credits",
+            "is not a number from 16 to 1024",
+        );
+    }
     assert_invalid(
         set("server_comment", "a\u{7}").await,
         "server_comment",

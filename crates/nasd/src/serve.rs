@@ -77,6 +77,7 @@ pub fn catalog_from(snap: Snapshot, db_path: &Path) -> anyhow::Result<Catalog> {
     };
     proto.max_io = s.max_io_size.clamp(64 * 1024, 8 * 1024 * 1024);
     proto.map_to_guest = s.guest_account_enabled;
+    proto.multichannel = s.multichannel;
     proto.start_time = smb_server::filetime_now();
     let shares = snap
         .shares
@@ -131,6 +132,35 @@ fn init_logging() {
     }
 }
 
+/// One line per network interface with its RDMA verdict: how an administrator learns
+/// which interfaces Windows may use for SMB Direct, and why the others stay on TCP.
+fn log_netdevs() {
+    match nas_netif::scan(nas_netif::DEFAULT_ROOT) {
+        Ok(list) => {
+            for n in list {
+                let speed = n.speed_bps.map_or_else(
+                    || "unknown".to_string(),
+                    |b| format!("{} Mb/s", b / 1_000_000),
+                );
+                let state = n
+                    .operstate
+                    .as_ref()
+                    .map_or_else(|| "unreadable".to_string(), ToString::to_string);
+                tracing::info!(
+                    netdev = %n.name,
+                    kind = %n.kind,
+                    state = %state,
+                    speed = %speed,
+                    "{}: {}",
+                    n.name,
+                    n.rdma
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot list network interfaces; no RDMA advertised"),
+    }
+}
+
 /// Serve until SIGTERM/SIGINT.
 pub fn run(store_path: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     init_logging();
@@ -145,6 +175,7 @@ pub fn run(store_path: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     for s in &catalog.shares {
         tracing::info!(share = %s.cfg.name, path = %s.cfg.path.display(), "serving share");
     }
+    log_netdevs();
     let server = Server::new(catalog);
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism()

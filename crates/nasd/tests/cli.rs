@@ -221,7 +221,7 @@ fn settings_get_and_set() {
     );
     assert!(all.contains("signing_required = true\n"));
     assert!(all.contains("max_io_size = 8388608\n"));
-    assert_eq!(all.lines().count(), 10);
+    assert_eq!(all.lines().count(), 12);
 
     assert_eq!(
         env.ok(&["setting", "set", "encryption", "Desired"]),

@@ -1,12 +1,12 @@
 //! AEAD for the SMB3 TRANSFORM_HEADER: AES-128/256-CCM and AES-128/256-GCM.
 
 use aes::{Aes128, Aes256};
-use aes_gcm::aead::generic_array::GenericArray;
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes128Gcm, Aes256Gcm};
+use ccm::aead::generic_array::GenericArray;
+use ccm::aead::{AeadInPlace, KeyInit};
 use ccm::consts::{U11, U16};
 use ccm::Ccm;
 
+use crate::gcm::GcmKey;
 use crate::CryptoError;
 
 type Aes128Ccm = Ccm<Aes128, U16, U11>;
@@ -76,9 +76,9 @@ pub struct CipherKey {
 #[derive(Clone)]
 enum Aead {
     Ccm128(Box<Aes128Ccm>),
-    Gcm128(Box<Aes128Gcm>),
+    Gcm128(GcmKey),
     Ccm256(Box<Aes256Ccm>),
-    Gcm256(Box<Aes256Gcm>),
+    Gcm256(GcmKey),
 }
 
 impl core::fmt::Debug for CipherKey {
@@ -104,15 +104,11 @@ impl CipherKey {
             Cipher::Aes128Ccm => {
                 Aead::Ccm128(Box::new(Aes128Ccm::new_from_slice(key).map_err(|_| bad)?))
             }
-            Cipher::Aes128Gcm => {
-                Aead::Gcm128(Box::new(Aes128Gcm::new_from_slice(key).map_err(|_| bad)?))
-            }
+            Cipher::Aes128Gcm => Aead::Gcm128(GcmKey::new(key)?),
             Cipher::Aes256Ccm => {
                 Aead::Ccm256(Box::new(Aes256Ccm::new_from_slice(key).map_err(|_| bad)?))
             }
-            Cipher::Aes256Gcm => {
-                Aead::Gcm256(Box::new(Aes256Gcm::new_from_slice(key).map_err(|_| bad)?))
-            }
+            Cipher::Aes256Gcm => Aead::Gcm256(GcmKey::new(key)?),
         };
         Ok(Self { inner })
     }
@@ -148,9 +144,8 @@ impl CipherKey {
         let n = self.nonce(nonce)?;
         let tag = match &self.inner {
             Aead::Ccm128(c) => c.encrypt_in_place_detached(GenericArray::from_slice(n), aad, buf),
-            Aead::Gcm128(c) => c.encrypt_in_place_detached(GenericArray::from_slice(n), aad, buf),
             Aead::Ccm256(c) => c.encrypt_in_place_detached(GenericArray::from_slice(n), aad, buf),
-            Aead::Gcm256(c) => c.encrypt_in_place_detached(GenericArray::from_slice(n), aad, buf),
+            Aead::Gcm128(k) | Aead::Gcm256(k) => return k.seal(n, aad, buf),
         }
         .map_err(|_| CryptoError::MessageTooLong)?;
         Ok(tag.into())
@@ -172,15 +167,10 @@ impl CipherKey {
             Aead::Ccm128(c) => {
                 c.decrypt_in_place_detached(GenericArray::from_slice(n), aad, buf, t)
             }
-            Aead::Gcm128(c) => {
-                c.decrypt_in_place_detached(GenericArray::from_slice(n), aad, buf, t)
-            }
             Aead::Ccm256(c) => {
                 c.decrypt_in_place_detached(GenericArray::from_slice(n), aad, buf, t)
             }
-            Aead::Gcm256(c) => {
-                c.decrypt_in_place_detached(GenericArray::from_slice(n), aad, buf, t)
-            }
+            Aead::Gcm128(k) | Aead::Gcm256(k) => return k.open(n, aad, buf, tag),
         };
         if r.is_err() {
             buf.fill(0);

@@ -36,4 +36,8 @@ pub enum CryptoError {
     /// The plaintext is longer than the cipher can protect with one nonce.
     #[error("message too long for the cipher")]
     MessageTooLong,
+    /// The crypto library failed to set up a context (out of memory, or a cipher the
+    /// system's OpenSSL does not provide).
+    #[error("the crypto library failed")]
+    Backend,
 }

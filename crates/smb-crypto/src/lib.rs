@@ -19,6 +19,7 @@
 
 mod cipher;
 mod error;
+mod gcm;
 mod kdf;
 mod preauth;
 mod signing;

@@ -3,10 +3,10 @@
 use aes::Aes128;
 use cmac::Cmac;
 use hmac::{Hmac, Mac};
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use crate::gcm::GcmKey;
 use crate::CryptoError;
 
 /// Length of the SMB2 header.
@@ -65,9 +65,8 @@ pub struct SigningKey {
 enum Signer {
     Hmac(Box<Hmac<Sha256>>),
     Cmac(Box<Cmac<Aes128>>),
-    /// AES-GMAC through ring's AES-GCM: its GHASH is aggregated, hand-tuned CLMUL/AVX
-    /// assembly, several times faster than a block-at-a-time GHASH on 8 MiB messages.
-    Gmac(Box<LessSafeKey>),
+    /// AES-GMAC through OpenSSL's AES-GCM (see `gcm.rs` for why).
+    Gmac(Box<GcmKey>),
 }
 
 impl core::fmt::Debug for SigningKey {
@@ -121,14 +120,8 @@ fn gmac_nonce(msg: &[u8]) -> Result<[u8; 12], CryptoError> {
 }
 
 /// The AES-GMAC tag of `msg` (whose signature field the caller has zeroed).
-fn gmac(key: &LessSafeKey, msg: &[u8]) -> Result<[u8; 16], CryptoError> {
-    let nonce = Nonce::assume_unique_for_key(gmac_nonce(msg)?);
-    let tag = key
-        .seal_in_place_separate_tag(nonce, Aad::from(msg), &mut [])
-        .map_err(|_| CryptoError::MessageTooLong)?;
-    let mut out = [0u8; 16];
-    out.copy_from_slice(tag.as_ref());
-    Ok(out)
+fn gmac(key: &GcmKey, msg: &[u8], parts: &[&[u8]]) -> Result<[u8; 16], CryptoError> {
+    key.gmac(&gmac_nonce(msg)?, parts)
 }
 
 impl SigningKey {
@@ -153,9 +146,7 @@ impl SigningKey {
             SigningAlgorithm::AesCmac => Signer::Cmac(Box::new(
                 <Cmac<Aes128> as Mac>::new_from_slice(key).map_err(|_| bad_len)?,
             )),
-            SigningAlgorithm::AesGmac => Signer::Gmac(Box::new(LessSafeKey::new(
-                UnboundKey::new(&AES_128_GCM, key).map_err(|_| bad_len)?,
-            ))),
+            SigningAlgorithm::AesGmac => Signer::Gmac(Box::new(GcmKey::new(key)?)),
         };
         Ok(Self { inner })
     }
@@ -195,13 +186,8 @@ impl SigningKey {
                 out = mac.finalize().into_bytes().into();
             }
             Signer::Gmac(key) => {
-                // GMAC = GCM with the message as AAD and no plaintext. The AAD must be
-                // contiguous: a copy with the signature field zeroed.
-                let mut aad = msg.to_vec();
-                if let Some(f) = aad.get_mut(SIGNATURE_OFFSET..SMB2_HEADER_LEN) {
-                    f.fill(0);
-                }
-                out = gmac(key, &aad)?;
+                // GMAC = GCM with the message as AAD and no plaintext, fed in three parts.
+                out = gmac(key, msg, &[head, &zeros, tail])?;
             }
         }
         Ok(out)
@@ -212,46 +198,12 @@ impl SigningKey {
     /// a compound, pads the message as it will be sent) *before* signing.
     pub fn sign(&self, msg: &mut [u8]) -> Result<(), CryptoError> {
         let len = msg.len();
-        let sig = match &self.inner {
-            Signer::Gmac(key) => {
-                // In place: zero the field, MAC the message as it stands, no copy.
-                msg.get_mut(SIGNATURE_OFFSET..SMB2_HEADER_LEN)
-                    .ok_or(CryptoError::MessageTooShort { len })?
-                    .fill(0);
-                gmac(key, msg)?
-            }
-            _ => self.signature(msg)?,
-        };
+        let sig = self.signature(msg)?;
         let field = msg
             .get_mut(SIGNATURE_OFFSET..SMB2_HEADER_LEN)
             .ok_or(CryptoError::MessageTooShort { len })?;
         field.copy_from_slice(&sig);
         Ok(())
-    }
-
-    /// Like [`SigningKey::verify`], but may use `msg` as scratch (the signature field is
-    /// zeroed while the MAC is computed, then restored), which saves a copy of the message
-    /// for AES-GMAC.
-    pub fn verify_in_place(&self, msg: &mut [u8]) -> Result<(), CryptoError> {
-        let len = msg.len();
-        let Signer::Gmac(key) = &self.inner else {
-            return self.verify(msg);
-        };
-        let field = msg
-            .get_mut(SIGNATURE_OFFSET..SMB2_HEADER_LEN)
-            .ok_or(CryptoError::MessageTooShort { len })?;
-        let mut got = [0u8; SIGNATURE_LEN];
-        got.copy_from_slice(field);
-        field.fill(0);
-        let expected = gmac(key, msg);
-        if let Some(f) = msg.get_mut(SIGNATURE_OFFSET..SMB2_HEADER_LEN) {
-            f.copy_from_slice(&got);
-        }
-        if bool::from(expected?.ct_eq(&got)) {
-            Ok(())
-        } else {
-            Err(CryptoError::BadSignature)
-        }
     }
 
     /// Check the signature in header bytes 48..64 in constant time.

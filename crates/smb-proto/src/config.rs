@@ -49,7 +49,7 @@ impl Config {
             encryption: EncryptionPolicy::Off,
             max_io: 8 * 1024 * 1024,
             max_credits: 8192,
-            multichannel: false,
+            multichannel: true,
             map_to_guest: false,
             allow_anonymous: true,
             identity,

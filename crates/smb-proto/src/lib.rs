@@ -19,6 +19,7 @@ mod session;
 
 pub use config::{Config, EncryptionPolicy};
 pub use conn::{
-    Batch, Connection, Disconnect, Item, Negotiated, Random, Reply, Stats, Work, FRAME_PREFIX,
+    Batch, Connection, Disconnect, Item, Negotiated, Random, ReadData, Reply, Stats, Work,
+    FRAME_PREFIX,
 };
-pub use session::SessionInfo;
+pub use session::{NoSessions, SessionEvent, SessionInfo, SessionTable, SharedSession};

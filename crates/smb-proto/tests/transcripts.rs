@@ -208,3 +208,122 @@ fn large_requests_must_be_charged_per_64k() {
     c.send_framed(&m);
     assert_eq!(c.recv_reply().unwrap().status, NtStatus::INVALID_PARAMETER);
 }
+
+/// A server that answers READ the way `smb-server` does: the data lands after
+/// `Item::read_headroom()` bytes and goes back as `Reply::ReadData`, no copy.
+fn reading_server() -> Shared {
+    let users = Users(vec![("alice".into(), ntlm::nt_hash("secret"))]);
+    Shared::new(MemServer::new(
+        config(),
+        users,
+        Box::new(|item, req| match req {
+            Request::TreeConnect(_) => {
+                item.hdr.tree_id = 7;
+                Reply::Ok(
+                    NtStatus::SUCCESS,
+                    Response::TreeConnect(TreeConnectResponse {
+                        share_type: 1,
+                        share_flags: 0,
+                        capabilities: 0,
+                        maximal_access: 0x1f01ff,
+                    }),
+                )
+            }
+            Request::Read(r) => {
+                let headroom = item.read_headroom();
+                let mut buf = vec![0u8; headroom];
+                buf.extend((0..r.length).map(|i| (r.offset as u32 + i) as u8));
+                Reply::ReadData(smb_proto::ReadData {
+                    status: NtStatus::SUCCESS,
+                    buf,
+                    headroom,
+                    data_remaining: 0,
+                })
+            }
+            _ => Reply::Err(NtStatus::NOT_SUPPORTED),
+        }),
+    ))
+}
+
+fn read_body(offset: u64, length: u32) -> Request {
+    Request::Read(smb_wire::file::ReadRequest {
+        padding: 0x50,
+        flags: 0,
+        length,
+        offset,
+        file_id: smb_wire::FileId {
+            persistent: 1,
+            volatile: 2,
+        },
+        minimum_count: 0,
+        channel: 0,
+        remaining_bytes: 0,
+        read_channel_info: Vec::new(),
+    })
+}
+
+fn expect_data(msg: &[u8], offset: u64, length: u32) {
+    let Ok(hdr) = smb_wire::header::Header::decode(msg) else {
+        panic!("the reply header does not decode");
+    };
+    assert_eq!(NtStatus(hdr.status), NtStatus::SUCCESS);
+    let Ok(Response::Read(r)) = Response::decode(&hdr, msg) else {
+        panic!("not a READ response");
+    };
+    let want: Vec<u8> = (0..length).map(|i| (offset as u32 + i) as u8).collect();
+    assert!(r.data == want, "READ data differs");
+}
+
+#[test]
+fn a_read_reply_built_around_its_data_is_signed_and_intact() {
+    for d in [0x0210, 0x0300, 0x0311] {
+        let s = reading_server();
+        let mut c = Client::over(Box::new(s.clone()));
+        c.negotiate(&[d]);
+        assert_eq!(c.login("alice", "secret"), NtStatus::SUCCESS);
+        assert_eq!(c.tree_connect("\\\\nas\\data"), NtStatus::SUCCESS);
+        // Client: READ 1 MiB at 4096. Server: the data, the header written in front of it.
+        let mut m = c.build(Command::READ, &read_body(4096, 1 << 20), 16);
+        c.sign(&mut m);
+        c.send_framed(&m);
+        let r = c.recv_reply().unwrap();
+        expect_data(&r.msg, 4096, 1 << 20);
+        let key = c.signing.as_ref().unwrap();
+        assert!(r.hdr.is_signed(), "dialect {d:#x}: the reply is signed");
+        key.verify(&r.msg)
+            .expect("the signature covers header and data");
+    }
+}
+
+#[test]
+fn a_read_that_is_not_first_in_a_compound_is_copied_and_still_right() {
+    let s = reading_server();
+    let mut c = Client::over(Box::new(s.clone()));
+    c.negotiate(&[0x0311]);
+    assert_eq!(c.login("alice", "secret"), NtStatus::SUCCESS);
+    assert_eq!(c.tree_connect("\\\\nas\\data"), NtStatus::SUCCESS);
+    // Client: a compound of two unrelated READs, each signed.
+    let mut first = c.build(Command::READ, &read_body(0, 1000), 1);
+    let second_len = 70_000;
+    let mut second = c.build(Command::READ, &read_body(5, second_len), 2);
+    first.resize(first.len().div_ceil(8) * 8, 0);
+    let next = first.len() as u32;
+    first[20..24].copy_from_slice(&next.to_le_bytes());
+    c.sign(&mut first);
+    c.sign(&mut second);
+    let mut frame = first;
+    frame.extend_from_slice(&second);
+    c.send_framed(&frame);
+    // Server: one frame with both replies, each signed over its own bytes.
+    let out = c.recv_frame().unwrap();
+    let parts = smb_wire::split_compound(&out).unwrap();
+    assert_eq!(parts.len(), 2);
+    let key = c.signing.as_ref().unwrap();
+    let (a, b) = (parts[0], parts[1]);
+    let m1 = &out[a.0..a.0 + a.1];
+    let m2 = &out[b.0..b.0 + b.1];
+    key.verify(m1).expect("first reply signed");
+    key.verify(m2).expect("second reply signed");
+    expect_data(m1, 0, 1000);
+    expect_data(m2, 5, second_len);
+}

@@ -7,12 +7,15 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use smb_proto::{Batch, Connection, Reply, Work};
+use smb_proto::{Batch, Connection, Item, Reply, SessionEvent, Work};
 use smb_vfs::Vfs;
+use smb_wire::message::{Request, Response};
+use smb_wire::misc::OplockBreak;
 use smb_wire::NtStatus;
 
 use crate::exec::{self, Chain};
-use crate::server::{ConnStatus, Server};
+use crate::files::Notice;
+use crate::server::{ConnStatus, Mail, Server};
 use crate::state::ConnState;
 
 /// Where a connection's output goes: the transport's writer.
@@ -35,6 +38,10 @@ pub struct Conn<V: Vfs> {
     pub(crate) st: RefCell<ConnState<V>>,
     pub(crate) sink: Box<dyn Sink>,
 }
+
+/// SMB2_LOCKFLAG_UNLOCK and SMB2_LOCKFLAG_FAIL_IMMEDIATELY (MS-SMB2 2.2.26.1).
+const LOCKFLAG_UNLOCK: u32 = 0x04;
+const LOCKFLAG_FAIL_IMMEDIATELY: u32 = 0x10;
 
 /// Randomness for the protocol (challenges, salts, nonces, session ids) from the OS.
 struct OsRandom;
@@ -64,7 +71,7 @@ impl<V: Vfs> Conn<V> {
     ) -> Rc<Self> {
         let cfg = server.catalog().proto.clone();
         let id = server.next_id();
-        Rc::new(Self {
+        let conn = Rc::new(Self {
             id,
             server,
             vfs,
@@ -73,7 +80,184 @@ impl<V: Vfs> Conn<V> {
             proto: RefCell::new(Connection::new(cfg, Box::new(OsRandom))),
             st: RefCell::new(ConnState::new()),
             sink,
-        })
+        });
+        conn.start_mailbox();
+        conn
+    }
+
+    /// Register this connection's mailbox for unsolicited messages (oplock and lease breaks
+    /// raised by opens on any thread) and drain it on this thread, where the connection's
+    /// keys live. The task ends when [`Conn::shutdown`] removes the mailbox.
+    fn start_mailbox(self: &Rc<Self>) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Mail>();
+        self.server.register_mailbox(self.id, tx);
+        let weak = Rc::downgrade(self);
+        tokio_uring::spawn(async move {
+            while let Some(mail) = rx.recv().await {
+                let Some(conn) = weak.upgrade() else { break };
+                match mail {
+                    Mail::Notice(notice) => conn.notify(notice),
+                    Mail::EndSession { session_id, done } => {
+                        conn.end_session(session_id).await;
+                        let _ = done.send(());
+                    }
+                    Mail::ChannelGone { session_id } => {
+                        conn.proto.borrow_mut().end_channel(session_id);
+                        conn.session_events().await;
+                    }
+                    Mail::Execute { items, done } => {
+                        // Its own task: a forwarded CREATE may wait for a break that this
+                        // mailbox must still deliver.
+                        tokio_uring::spawn(async move {
+                            let items = conn.execute_forwarded(items).await;
+                            let _ = done.send(items);
+                        });
+                    }
+                }
+            }
+        });
+    }
+
+    /// End one of this connection's sessions: close its opens (honouring
+    /// delete-on-close), drop its trees, forget it in the protocol state and the registry.
+    pub(crate) async fn end_session(self: &Rc<Self>, session_id: u64) {
+        self.proto.borrow_mut().remove_session(session_id);
+        self.session_events().await;
+    }
+
+    /// Close what a session that is gone had open.
+    async fn close_session_state(self: &Rc<Self>, session_id: u64) {
+        let opens: Vec<u64> = self
+            .st
+            .borrow()
+            .opens
+            .iter()
+            .filter(|(_, o)| o.session_id == session_id)
+            .map(|(k, _)| *k)
+            .collect();
+        for id in opens {
+            exec::close::close_open(self, id).await;
+        }
+        self.st
+            .borrow_mut()
+            .trees
+            .retain(|_, t| t.session_id != session_id);
+    }
+
+    /// Apply what the protocol state reports about sessions: publish new (and
+    /// re-authenticated) ones in the server-wide registry, and for ended ones unregister
+    /// them and close what they had open.
+    async fn session_events(self: &Rc<Self>) {
+        loop {
+            let ev = self.proto.borrow_mut().poll_session_event();
+            match ev {
+                None => break,
+                Some(SessionEvent::Established(shared)) => {
+                    self.server.register_session(self.id, shared);
+                }
+                Some(SessionEvent::Bound(sid)) => {
+                    self.server.add_channel(sid, self.id);
+                }
+                Some(SessionEvent::Revoked(sid)) => {
+                    self.server.unregister_session(self.id, sid);
+                    match self.server.session_owner(sid) {
+                        Some((home, _)) if home != self.id => {
+                            let _ = self.server.end_session_on(home, sid).await;
+                        }
+                        _ => {}
+                    }
+                }
+                Some(SessionEvent::Ended(sid)) => {
+                    self.server.unregister_session(self.id, sid);
+                    self.close_session_state(sid).await;
+                }
+            }
+        }
+    }
+
+    /// A successful SESSION_SETUP named a PreviousSessionId (MS-SMB2 3.3.5.5.3): end that
+    /// session, on whatever connection it lives, if it belongs to the same user; wait until
+    /// it is gone, so that the reply reaches the client only after the old session (and
+    /// its opens) no longer exist.
+    async fn end_previous_session(self: &Rc<Self>, item: &Item) {
+        let (Some(prev), Some(new)) = (item.previous_session(), item.session.as_ref()) else {
+            return;
+        };
+        let Some((owner, old)) = self.server.session_owner(prev) else {
+            return;
+        };
+        let same_user = !new.anonymous
+            && !new.guest
+            && !old.anonymous
+            && !old.guest
+            && old.user.eq_ignore_ascii_case(&new.user)
+            && old.domain.eq_ignore_ascii_case(&new.domain);
+        if !same_user {
+            return;
+        }
+        if owner == self.id {
+            self.end_session(prev).await;
+        } else {
+            let _ = self.server.end_session_on(owner, prev).await;
+        }
+    }
+
+    /// Send one unsolicited message, signed/encrypted as its session requires.
+    pub(crate) fn notify(&self, notice: Notice) {
+        let frame = {
+            let mut proto = self.proto.borrow_mut();
+            match notice {
+                Notice::OplockBreak {
+                    session_id,
+                    encrypt,
+                    file_id,
+                    level,
+                } => proto.notification(
+                    session_id,
+                    encrypt,
+                    &Response::OplockBreak(OplockBreak {
+                        oplock_level: level,
+                        file_id,
+                    }),
+                ),
+                Notice::LeaseBreak {
+                    session_id,
+                    encrypt,
+                    body,
+                } => {
+                    proto.notification(session_id, encrypt, &Response::LeaseBreakNotification(body))
+                }
+            }
+        };
+        if let Some(frame) = frame {
+            self.sink.send(frame);
+        }
+    }
+
+    /// Send the interim response of a request that will take a while (an open waiting for
+    /// an oplock break). Returns the async id, or None when the request stays synchronous
+    /// (inside a compound). A CANCEL of it wakes `cancel`.
+    pub(crate) fn go_async(
+        &self,
+        item: &mut Item,
+        cancel: Rc<tokio::sync::Notify>,
+        file_id: Option<smb_wire::FileId>,
+    ) -> Option<u64> {
+        let (async_id, frame) = self.proto.borrow_mut().go_async(item)?;
+        {
+            let mut st = self.st.borrow_mut();
+            st.pending.insert(
+                async_id,
+                crate::state::Pending {
+                    session_id: item.hdr.session_id,
+                    message_id: item.hdr.message_id,
+                    file_id,
+                },
+            );
+            st.cancel_hooks.insert(async_id, cancel);
+        }
+        self.sink.send(frame);
+        Some(async_id)
     }
 
     /// Take one transport message; the request task holds `permit` (the transport's bound on
@@ -88,11 +272,12 @@ impl<V: Vfs> Conn<V> {
         let res = self
             .proto
             .borrow_mut()
-            .receive(filetime_now(), msg, &*catalog);
+            .receive_in(filetime_now(), msg, &*catalog, &*self.server);
         match res {
             Ok(batch) => {
                 let this = self.clone();
                 tokio_uring::spawn(async move {
+                    this.session_events().await;
                     this.run_batch(batch).await;
                     drop(permit);
                 });
@@ -105,9 +290,97 @@ impl<V: Vfs> Conn<V> {
         }
     }
 
+    /// Execute requests that arrived on a bound channel of one of this connection's
+    /// sessions, in order, and return them with their replies.
+    async fn execute_forwarded(self: &Rc<Self>, mut items: Vec<Item>) -> Vec<Item> {
+        let mut chain = Chain::default();
+        for item in items.iter_mut() {
+            if let Work::Request(req) = std::mem::replace(&mut item.work, Work::Answered) {
+                // The reply goes out on the channel, so nothing may go async here: a final
+                // reply sent later would come out of this connection. CHANGE_NOTIFY is
+                // refused; a lock that would wait fails at once instead.
+                let req = match req {
+                    Request::ChangeNotify(_) => {
+                        item.reply = Reply::Err(NtStatus::NOT_SUPPORTED);
+                        chain.failed(NtStatus::NOT_SUPPORTED, item.hdr.command);
+                        continue;
+                    }
+                    Request::Lock(mut l) => {
+                        for e in l.locks.iter_mut() {
+                            if e.flags & LOCKFLAG_UNLOCK == 0 {
+                                e.flags |= LOCKFLAG_FAIL_IMMEDIATELY;
+                            }
+                        }
+                        Request::Lock(l)
+                    }
+                    other => other,
+                };
+                let mut reply = exec::dispatch(self, item, req, &mut chain).await;
+                if let Reply::Pending { async_id } = reply {
+                    self.st.borrow_mut().forget_pending(async_id);
+                    reply = Reply::Err(NtStatus::NOT_SUPPORTED);
+                }
+                if let Reply::Err(s) = &reply {
+                    chain.failed(*s, item.hdr.command);
+                }
+                item.reply = reply;
+            }
+        }
+        // A LOGOFF through a channel ends the session here, at its home.
+        for sid in chain.logoffs.drain(..) {
+            self.end_session(sid).await;
+        }
+        items
+    }
+
+    /// The session's home connection when a batch's requests belong to a session this
+    /// connection is only a channel of.
+    fn home_of(&self, batch: &Batch) -> Option<u64> {
+        let sid = batch
+            .items
+            .iter()
+            .find(|it| matches!(it.work, Work::Request(_)))
+            .and_then(|it| it.session.as_ref())
+            .map(|s| s.id)?;
+        let (owner, _) = self.server.session_owner(sid)?;
+        (owner != self.id).then_some(owner)
+    }
+
+    /// A bound channel's batch: its requests run at the session's home connection; the
+    /// replies come back to be signed with this channel's key and sent here.
+    async fn forward_batch(self: &Rc<Self>, home: u64, batch: &mut Batch) {
+        let mut out = Vec::new();
+        let mut at = Vec::new();
+        for (i, item) in batch.items.iter_mut().enumerate() {
+            if matches!(item.work, Work::Request(_)) {
+                out.push(item.detach());
+                at.push(i);
+            }
+        }
+        match self.server.execute_on(home, out).await {
+            Ok(done) => {
+                for (i, d) in at.into_iter().zip(done) {
+                    if let Some(item) = batch.items.get_mut(i) {
+                        item.absorb(d);
+                    }
+                }
+            }
+            Err(_) => {
+                for i in at {
+                    if let Some(item) = batch.items.get_mut(i) {
+                        item.reply = Reply::Err(NtStatus::USER_SESSION_DELETED);
+                    }
+                }
+            }
+        }
+    }
+
     /// Execute a batch in order (a compound's requests depend on each other) and send the
     /// joined reply.
     async fn run_batch(self: Rc<Self>, mut batch: Batch) {
+        if let Some(home) = self.home_of(&batch) {
+            self.forward_batch(home, &mut batch).await;
+        }
         let mut chain = Chain::default();
         for item in batch.items.iter_mut() {
             let work = std::mem::replace(&mut item.work, Work::Answered);
@@ -116,6 +389,7 @@ impl<V: Vfs> Conn<V> {
                     if let Reply::Err(s) = &item.reply {
                         chain.failed(*s, item.hdr.command);
                     }
+                    self.end_previous_session(item).await;
                 }
                 Work::Cancel {
                     message_id,
@@ -136,7 +410,15 @@ impl<V: Vfs> Conn<V> {
                     if let Reply::Err(s) = &reply {
                         chain.failed(*s, item.hdr.command);
                     }
-                    item.reply = reply;
+                    item.reply = match item.async_id() {
+                        // It had an interim response: the final one is async (unless a
+                        // CANCEL already answered it).
+                        Some(aid) => {
+                            self.complete_async(aid, reply);
+                            Reply::None
+                        }
+                        None => reply,
+                    };
                 }
             }
         }
@@ -152,6 +434,7 @@ impl<V: Vfs> Conn<V> {
         if let Some(frame) = out {
             self.sink.send(frame);
         }
+        self.session_events().await;
         self.publish_status();
     }
 
@@ -217,6 +500,8 @@ impl<V: Vfs> Conn<V> {
 
     /// The transport is gone: close every open (honouring delete-on-close), forget status.
     pub async fn shutdown(self: &Rc<Self>) {
+        self.server.remove_mailbox(self.id);
+        self.server.unregister_connection(self.id);
         let ids: Vec<u64> = self.st.borrow().opens.keys().copied().collect();
         for id in ids {
             exec::close::close_open(self, id).await;

@@ -26,6 +26,9 @@ pub(crate) struct DirCursor {
     pub entries: Vec<DirEntry>,
     /// Next entry to return; "." and ".." come first as positions 0 and 1.
     pub pos: usize,
+    /// The directory's (mtime, ctime) when `entries` was read: when it has changed, entries
+    /// deleted since are dropped before more are returned.
+    pub stamp: (smb_vfs::Timespec, smb_vfs::Timespec),
 }
 
 /// What an open refers to.
@@ -68,6 +71,9 @@ pub(crate) struct ConnState<V: Vfs> {
     pub trees: HashMap<u32, Tree>,
     pub opens: HashMap<u64, Open<V>>,
     pub pending: PendingMap,
+    /// Requests waiting inside their handler after an interim response (an open waiting
+    /// for an oplock break), by async id: woken when a CANCEL answers them.
+    pub cancel_hooks: HashMap<u64, Rc<tokio::sync::Notify>>,
     next_tree: u32,
 }
 
@@ -77,6 +83,7 @@ impl<V: Vfs> ConnState<V> {
             trees: HashMap::new(),
             opens: HashMap::new(),
             pending: HashMap::new(),
+            cancel_hooks: HashMap::new(),
             next_tree: 1,
         }
     }
@@ -93,6 +100,9 @@ impl<V: Vfs> ConnState<V> {
     }
 
     pub fn forget_pending(&mut self, async_id: u64) {
+        if let Some(hook) = self.cancel_hooks.remove(&async_id) {
+            hook.notify_one();
+        }
         if let Some(p) = self.pending.remove(&async_id) {
             if let Some(fid) = p.file_id {
                 if let Some(o) = self.opens.get_mut(&fid.volatile) {

@@ -229,7 +229,7 @@ fn the_server_survives_many_connections_dropping_mid_request() {
             remaining_bytes: 0,
             write_channel_info: vec![],
             flags: 0,
-            data: vec![7u8; 100_000],
+            data: vec![7u8; 100_000].into(),
         });
         let mut m = c.build(Command::WRITE, &w, 2);
         c.sign(&mut m);
@@ -240,4 +240,51 @@ fn the_server_survives_many_connections_dropping_mid_request() {
     }
     still_serving(&r);
     let _ = Arc::new(());
+}
+
+#[test]
+fn rdma_channels_on_a_tcp_connection_are_invalid_parameter() {
+    let r = start("rdma-on-tcp");
+    let mut c = session(&r);
+    let fid = c.create("plain.bin", 2, 0x40).unwrap();
+    // A buffer descriptor (offset, token, length) as an SMB Direct client would send it.
+    let mut desc = Vec::new();
+    desc.extend_from_slice(&0x1000u64.to_le_bytes());
+    desc.extend_from_slice(&0xabcdu32.to_le_bytes());
+    desc.extend_from_slice(&4096u32.to_le_bytes());
+    for ch in [1u32, 2, 3, 77] {
+        let w = Request::Write(smb_wire::file::WriteRequest {
+            offset: 0,
+            file_id: fid,
+            channel: ch,
+            remaining_bytes: 4096,
+            write_channel_info: desc.clone(),
+            flags: 0,
+            data: Default::default(),
+        });
+        let reply = c.call(Command::WRITE, &w).unwrap();
+        assert_eq!(
+            reply.status,
+            NtStatus::INVALID_PARAMETER,
+            "WRITE channel {ch}"
+        );
+        let rd = Request::Read(smb_wire::file::ReadRequest {
+            padding: 0x50,
+            flags: 0,
+            length: 4096,
+            offset: 0,
+            file_id: fid,
+            minimum_count: 0,
+            channel: ch,
+            remaining_bytes: 0,
+            read_channel_info: desc.clone(),
+        });
+        let reply = c.call(Command::READ, &rd).unwrap();
+        assert_eq!(
+            reply.status,
+            NtStatus::INVALID_PARAMETER,
+            "READ channel {ch}"
+        );
+    }
+    still_serving(&r);
 }

@@ -62,6 +62,10 @@ pub struct Client {
     pub dialect: u16,
     pub signing: Option<SigningKey>,
     preauth: Option<PreauthHash>,
+    /// The connection's preauth hash after NEGOTIATE: every new session (or binding)
+    /// starts from it.
+    conn_preauth: Option<PreauthHash>,
+    last_setup: Option<Reply>,
 }
 
 impl Client {
@@ -84,6 +88,8 @@ impl Client {
             dialect: 0,
             signing: None,
             preauth: None,
+            conn_preauth: None,
+            last_setup: None,
         }
     }
 
@@ -189,6 +195,7 @@ impl Client {
             self.dialect = n.dialect;
             if n.dialect == 0x0311 {
                 pre.update(&r.msg);
+                self.conn_preauth = Some(pre.clone());
                 self.preauth = Some(pre);
             }
         }
@@ -208,21 +215,40 @@ impl Client {
         self.send_framed(&m);
     }
 
-    fn setup_round(&mut self, token: Vec<u8>) -> Reply {
+    fn setup_round(&mut self, token: Vec<u8>, flags: u8, previous_session_id: u64) -> Reply {
         let body = Request::SessionSetup(SessionSetupRequest {
-            flags: 0,
+            flags,
             security_mode: 1,
             capabilities: 0,
             channel: 0,
-            previous_session_id: 0,
+            previous_session_id,
             security_buffer: token,
         });
-        let m = self.build(Command::SESSION_SETUP, &body, 1);
+        let mut m = self.build(Command::SESSION_SETUP, &body, 1);
+        // Re-authentication and binding are signed with the key the client already has.
+        self.sign(&mut m);
         if let Some(p) = self.preauth.as_mut() {
             p.update(&m);
         }
         self.send_framed(&m);
-        self.recv_reply().expect("session setup reply")
+        let r = self.recv_reply().expect("session setup reply");
+        // Every signed interim or error answer must verify with that same key.
+        // (As Samba's client does, statuses that may be answered before the key is known
+        // are not checked.)
+        let unchecked = [
+            NtStatus::SUCCESS,
+            NtStatus::ACCESS_DENIED,
+            NtStatus::USER_SESSION_DELETED,
+            NtStatus::NOT_SUPPORTED,
+            NtStatus::REQUEST_OUT_OF_SEQUENCE,
+        ];
+        if r.hdr.is_signed() && !unchecked.contains(&r.status) && r.hdr.signature != [0; 16] {
+            if let Some(k) = &self.signing {
+                k.verify(&r.msg)
+                    .expect("session setup answer is signed with the session's key");
+            }
+        }
+        r
     }
 
     /// The client's copy of the 3.1.1 preauth hash (after NEGOTIATE / SESSION_SETUP).
@@ -233,9 +259,29 @@ impl Client {
     /// NTLMv2 logon (raw NTLMSSP tokens). Returns the final status; on success the client
     /// signs every later request with the derived key.
     pub fn login(&mut self, user: &str, password: &str) -> NtStatus {
-        let r = self.setup_round(ntlm::negotiate());
+        self.login_with(user, password, 0, 0)
+    }
+
+    /// [`Client::login`] with SESSION_SETUP Flags and PreviousSessionId. When the client
+    /// already has a session and key, this is a re-authentication: every round is signed
+    /// and the key is kept.
+    pub fn login_with(
+        &mut self,
+        user: &str,
+        password: &str,
+        flags: u8,
+        previous_session_id: u64,
+    ) -> NtStatus {
+        self.last_setup = None;
+        let reauth = self.signing.is_some() && self.session_id != 0 && flags & 1 == 0;
+        if !reauth {
+            self.preauth = self.conn_preauth.clone();
+        }
+        let r = self.setup_round(ntlm::negotiate(), flags, previous_session_id);
         if r.status != NtStatus::MORE_PROCESSING_REQUIRED {
-            return r.status;
+            let status = r.status;
+            self.last_setup = Some(r);
+            return status;
         }
         if let Some(p) = self.preauth.as_mut() {
             p.update(&r.msg);
@@ -254,7 +300,20 @@ impl Client {
             0x01d9_0000_0000_0000,
             [0x22; 16],
         );
-        let r = self.setup_round(auth.message);
+        let r = self.setup_round(auth.message, flags, previous_session_id);
+        let status = r.status;
+        if reauth {
+            if status == NtStatus::SUCCESS || status == NtStatus::LOGON_FAILURE {
+                assert!(r.hdr.is_signed(), "re-authentication answer is signed");
+                self.signing
+                    .as_ref()
+                    .unwrap()
+                    .verify(&r.msg)
+                    .expect("re-authentication answer is signed with the session's key");
+            }
+            self.last_setup = Some(r);
+            return status;
+        }
         if r.status == NtStatus::SUCCESS {
             let preauth = self.preauth.as_ref().map(|p| *p.value());
             let keys = smb_crypto::derive_session_keys(
@@ -277,7 +336,13 @@ impl Client {
                     .expect("final session setup response is signed correctly");
             }
         }
-        r.status
+        self.last_setup = Some(r);
+        status
+    }
+
+    /// The last SESSION_SETUP response [`Client::login_with`] received.
+    pub fn last_setup(&self) -> Option<&Reply> {
+        self.last_setup.as_ref()
     }
 
     pub fn tree_connect(&mut self, unc: &str) -> NtStatus {

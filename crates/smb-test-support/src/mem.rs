@@ -5,7 +5,9 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use smb_proto::{Batch, Connection, Disconnect, Reply, Work};
+use smb_proto::{
+    Batch, Connection, Disconnect, Reply, SessionEvent, SessionTable, SharedSession, Work,
+};
 
 use crate::client::Transport;
 
@@ -33,6 +35,21 @@ impl smb_auth::Credentials for Users {
     }
 }
 
+/// A session registry several in-memory servers share (the server's GlobalSessionTable).
+#[derive(Clone, Default)]
+pub struct Registry(
+    pub std::rc::Rc<std::cell::RefCell<std::collections::HashMap<u64, SharedSession>>>,
+);
+
+impl SessionTable for Registry {
+    fn lookup(&self, session_id: u64) -> Option<SharedSession> {
+        self.0.borrow().get(&session_id).cloned()
+    }
+}
+
+/// See [`MemServer::on_answered`].
+pub type AnsweredHook = Box<dyn FnMut(&smb_proto::Item)>;
+
 type Handler = Box<dyn FnMut(&mut smb_proto::Item, smb_wire::message::Request) -> Reply>;
 
 /// The in-memory server end.
@@ -46,6 +63,12 @@ pub struct MemServer {
     /// Every batch item the server saw (command, session id, tree id, encrypted).
     pub seen: Vec<(smb_wire::Command, u64, u32, bool)>,
     pub now: u64,
+    /// The sessions of every server sharing it ([`MemServer::with_registry`]).
+    pub registry: Registry,
+    /// Every session event the connection reported, in order.
+    pub events: Vec<SessionEvent>,
+    /// Called with every item the connection answered itself (SESSION_SETUP, ...).
+    pub on_answered: Option<AnsweredHook>,
 }
 
 impl MemServer {
@@ -58,6 +81,34 @@ impl MemServer {
             closed: None,
             seen: Vec::new(),
             now: 133_000_000_000_000_000,
+            registry: Registry::default(),
+            events: Vec::new(),
+            on_answered: None,
+        }
+    }
+
+    /// A server whose connection sees the sessions of the others sharing `registry`.
+    pub fn with_registry(mut self, registry: Registry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Apply the connection's session events to the registry, as the real server does.
+    fn drain_events(&mut self) {
+        while let Some(ev) = self.conn.poll_session_event() {
+            match &ev {
+                SessionEvent::Established(s) => {
+                    self.registry.0.borrow_mut().insert(s.info.id, s.clone());
+                }
+                SessionEvent::Ended(id) => {
+                    self.registry.0.borrow_mut().remove(id);
+                }
+                SessionEvent::Bound(_) => {}
+                SessionEvent::Revoked(id) => {
+                    self.registry.0.borrow_mut().remove(id);
+                }
+            }
+            self.events.push(ev);
         }
     }
 
@@ -69,13 +120,20 @@ impl MemServer {
                 item.hdr.tree_id,
                 item.encrypted,
             ));
-            if let Work::Request(req) = std::mem::replace(&mut item.work, Work::Answered) {
-                item.reply = (self.handler)(item, req);
+            match std::mem::replace(&mut item.work, Work::Answered) {
+                Work::Request(req) => item.reply = (self.handler)(item, req),
+                Work::Answered => {
+                    if let Some(f) = self.on_answered.as_mut() {
+                        f(item);
+                    }
+                }
+                Work::Cancel { .. } => {}
             }
         }
         if let Some(f) = self.conn.finish(batch) {
             self.out.push_back(f);
         }
+        self.drain_events();
     }
 }
 
@@ -88,8 +146,12 @@ impl Transport for MemServer {
         let len = u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize;
         let msg = frame[4..].to_vec();
         assert_eq!(msg.len(), len, "test sent a bad frame");
-        match self.conn.receive(self.now, msg, &self.users) {
-            Ok(b) => self.run(b),
+        let registry = self.registry.clone();
+        match self.conn.receive_in(self.now, msg, &self.users, &registry) {
+            Ok(b) => {
+                self.drain_events();
+                self.run(b)
+            }
             Err(d) => self.closed = Some(d),
         }
     }

@@ -258,17 +258,25 @@ pub trait Vfs: Clone + 'static {
     async fn statfs(&self, root: &Root) -> VfsResult<FsStat>;
 }
 
+/// A buffer a [`Handle`] can write from: owned and stable in memory while the kernel
+/// reads it (io_uring), and readable as bytes (the in-memory VFS).
+pub trait WriteBuf: tokio_uring::buf::IoBuf + AsRef<[u8]> {}
+
+impl<T: tokio_uring::buf::IoBuf + AsRef<[u8]>> WriteBuf for T {}
+
 /// An open file or directory.
 #[allow(async_fn_in_trait)]
 pub trait Handle {
     /// One read of up to `buf.capacity()` bytes at `offset` into the start of `buf`;
     /// returns the count `n` (0 at EOF) and the buffer, whose first `n` bytes are the data.
     async fn read_at(&self, buf: Vec<u8>, offset: u64) -> (VfsResult<usize>, Vec<u8>);
-    /// Reads until the buffer's capacity is filled or EOF (looping on short reads);
-    /// returns the bytes read, which is also `buf.len()` on return.
+    /// Reads into the spare capacity after `buf`'s current contents until the capacity is
+    /// filled or EOF (looping on short reads); returns the bytes read. What `buf` held
+    /// stays in front (room a caller reserves for headers, so the data needs no copy).
     async fn read_exact_at(&self, buf: Vec<u8>, offset: u64) -> (VfsResult<usize>, Vec<u8>);
-    /// Write all of `buf[..len]` at `offset` (looping on short writes).
-    async fn write_all_at(&self, buf: Vec<u8>, offset: u64) -> (VfsResult<()>, Vec<u8>);
+    /// Write all of `buf` at `offset` (looping on short writes). `buf` may be a `Vec` or
+    /// a view of a received message (`bytes::Bytes`), so WRITE data is never copied.
+    async fn write_all_at<B: WriteBuf>(&self, buf: B, offset: u64) -> (VfsResult<()>, B);
     /// `fdatasync` when `data_only`, else `fsync`.
     async fn sync(&self, data_only: bool) -> VfsResult<()>;
     /// Attributes of the open object, DOS xattr included.
@@ -277,6 +285,18 @@ pub trait Handle {
     async fn set_len(&self, len: u64) -> VfsResult<()>;
     /// Reserve space up to `len` without changing the size (EOPNOTSUPP tolerated).
     async fn allocate(&self, len: u64) -> VfsResult<()>;
+    /// Zero the bytes of `[offset, offset + len)` that lie inside the file; never changes
+    /// the size. With `deallocate`, whole filesystem blocks in the range are released (a
+    /// hole, `FALLOC_FL_PUNCH_HOLE`; the block holding end-of-file too when the range
+    /// reaches it); without, the range stays allocated (`FALLOC_FL_ZERO_RANGE`). Where the
+    /// filesystem can do neither, zeros are written. `EBADF` if not open for writing,
+    /// `EISDIR` for a directory.
+    async fn zero_range(&self, offset: u64, len: u64, deallocate: bool) -> VfsResult<()>;
+    /// The data (non-hole) ranges of `[offset, offset + len)` clipped to the file size, as
+    /// `(offset, length)` in ascending order, adjacent ranges merged, at most `max` of them
+    /// (`SEEK_DATA` / `SEEK_HOLE`; a filesystem without holes reports all of it as data).
+    /// `EISDIR` for a directory.
+    async fn data_ranges(&self, offset: u64, len: u64, max: usize) -> VfsResult<Vec<(u64, u64)>>;
     /// Set access and/or modification time (`None` leaves it unchanged).
     async fn set_times(&self, atime: Option<Timespec>, mtime: Option<Timespec>) -> VfsResult<()>;
     /// Store DOS attributes and/or the creation time in the `user.nasd.dos` xattr (`None`
@@ -286,6 +306,35 @@ pub trait Handle {
     async fn set_mode(&self, mode: u32) -> VfsResult<()>;
     /// The whole directory without "." and "..", each entry lstat'ed with its DOS xattr.
     async fn read_dir(&self) -> VfsResult<Vec<DirEntry>>;
+    /// Just the names in the directory (no "." and ".."): one getdents pass, no stat.
+    async fn read_dir_names(&self) -> VfsResult<Vec<String>>;
     /// Close the handle, reporting a close error.
     async fn close(self) -> VfsResult<()>;
+    /// The security descriptor blob stored with the object in the `user.nasd.sd` xattr
+    /// (opaque here), `None` when there is none or user xattrs are unsupported.
+    async fn security_blob(&self) -> VfsResult<Option<Vec<u8>>>;
+    /// Store the security descriptor blob (at most [`MAX_SECURITY_BLOB`] bytes, else
+    /// `E2BIG`). `EOPNOTSUPP` where user xattrs are unsupported.
+    async fn set_security_blob(&self, blob: Vec<u8>) -> VfsResult<()>;
+    /// The extended attributes stored with the object (xattrs `user.nasd.ea.<name>`) as
+    /// `(name, value)` in name order; empty where user xattrs are unsupported.
+    async fn eas(&self) -> VfsResult<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Store one extended attribute, or remove it when `value` is empty (removing one that
+    /// is absent is not an error). `EINVAL` for a name that is empty, longer than
+    /// [`MAX_EA_NAME`] or holds a NUL; `E2BIG` for a value over [`MAX_EA_VALUE`] bytes;
+    /// `EOPNOTSUPP` where user xattrs are unsupported.
+    async fn set_ea(&self, name: Vec<u8>, value: Vec<u8>) -> VfsResult<()>;
 }
+
+/// The longest extended attribute name [`Handle::set_ea`] accepts.
+pub const MAX_EA_NAME: usize = 200;
+/// The largest extended attribute value [`Handle::set_ea`] accepts.
+pub const MAX_EA_VALUE: usize = 65_535;
+
+/// Whether `name` is acceptable to [`Handle::set_ea`].
+pub(crate) fn ea_name_ok(name: &[u8]) -> bool {
+    !name.is_empty() && name.len() <= MAX_EA_NAME && !name.contains(&0)
+}
+
+/// The largest security descriptor blob [`Handle::set_security_blob`] stores.
+pub const MAX_SECURITY_BLOB: usize = 64 * 1024;

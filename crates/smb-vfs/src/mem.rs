@@ -35,7 +35,14 @@ struct Node {
     ctime: Timespec,
     birth: Timespec,
     dos: Option<(u32, Option<Timespec>)>,
+    /// The security descriptor blob (`user.nasd.sd` on disk).
+    sd: Option<Vec<u8>>,
+    /// Extended attributes (`user.nasd.ea.*` on disk).
+    eas: BTreeMap<Vec<u8>, Vec<u8>>,
     reserved: u64,
+    /// Where data is stored, as sorted, disjoint, non-adjacent block-aligned byte ranges
+    /// `[start, end)`; the rest of the file is holes (read as zeros).
+    data_blocks: Vec<(u64, u64)>,
     open: u32,
 }
 
@@ -66,6 +73,49 @@ fn err(errno: i32, ctx: &'static str) -> VfsError {
 
 fn round_up(n: u64) -> u64 {
     n.div_ceil(BLOCK).saturating_mul(BLOCK)
+}
+
+fn round_down(n: u64) -> u64 {
+    n - n % BLOCK
+}
+
+/// Add `[start, end)` to a sorted set of disjoint ranges, merging what touches it.
+fn ranges_add(set: &mut Vec<(u64, u64)>, start: u64, end: u64) {
+    if start >= end {
+        return;
+    }
+    let (mut s, mut e) = (start, end);
+    set.retain(|&(a, b)| {
+        if b < s || a > e {
+            return true;
+        }
+        s = s.min(a);
+        e = e.max(b);
+        false
+    });
+    let at = set.partition_point(|&(a, _)| a < s);
+    set.insert(at, (s, e));
+}
+
+/// Remove `[start, end)` from a sorted set of disjoint ranges.
+fn ranges_remove(set: &mut Vec<(u64, u64)>, start: u64, end: u64) {
+    if start >= end {
+        return;
+    }
+    let mut out = Vec::with_capacity(set.len() + 1);
+    for &(a, b) in set.iter() {
+        if b <= start || a >= end {
+            out.push((a, b));
+            continue;
+        }
+        if a < start {
+            out.push((a, start));
+        }
+        if b > end {
+            out.push((end, b));
+        }
+    }
+    *set = out;
 }
 
 impl MemFs {
@@ -128,7 +178,10 @@ impl MemFs {
                 ctime: t,
                 birth: t,
                 dos: None,
+                sd: None,
+                eas: BTreeMap::new(),
                 reserved: 0,
+                data_blocks: Vec::new(),
                 open: 0,
             },
         );
@@ -361,8 +414,8 @@ impl MemVfs {
     /// Like [`MemVfs::fail_after`] but counting and failing only the operation named `op`,
     /// which is the context its errors carry: "resolve", "open", "stat", "unlink", "rmdir",
     /// "rename", "link", "statfs" (the [`Vfs`] calls) and "read", "write", "fsync",
-    /// "fstat", "truncate", "fallocate", "utimens", "setxattr", "chmod", "readdir",
-    /// "close" (the [`Handle`] calls).
+    /// "fstat", "truncate", "fallocate" (also `zero_range`), "lseek" (`data_ranges`),
+    /// "utimens", "setxattr", "chmod", "readdir", "close" (the [`Handle`] calls).
     pub fn fail_op_after(&self, op: &'static str, calls: u64, errno: i32) {
         self.fs.borrow_mut().faults.push(Fault {
             op: Some(op),
@@ -471,6 +524,7 @@ impl MemVfs {
             let t = fs.now();
             let n = fs.node_mut(ino)?;
             n.data = Vec::new();
+            n.data_blocks.clear();
             n.mtime = t;
             n.ctime = t;
         }
@@ -779,6 +833,13 @@ impl MemHandle {
             .get_mut(start..end)
             .ok_or(err(libc::EFBIG, CTX))?
             .copy_from_slice(buf);
+        if !buf.is_empty() {
+            ranges_add(
+                &mut n.data_blocks,
+                round_down(offset),
+                round_up(offset.saturating_add(buf.len() as u64)),
+            );
+        }
         n.mtime = t;
         n.ctime = t;
         Ok(())
@@ -792,12 +853,16 @@ impl Handle for MemHandle {
     }
 
     async fn read_exact_at(&self, mut buf: Vec<u8>, offset: u64) -> (VfsResult<usize>, Vec<u8>) {
-        let r = self.read_sync(&mut buf, offset, true);
+        // Read into the spare capacity, keeping what `buf` holds in front.
+        let base = buf.len();
+        let mut tail = Vec::with_capacity(buf.capacity() - base);
+        let r = self.read_sync(&mut tail, offset, true);
+        buf.extend_from_slice(&tail);
         (r, buf)
     }
 
-    async fn write_all_at(&self, buf: Vec<u8>, offset: u64) -> (VfsResult<()>, Vec<u8>) {
-        let r = self.write_sync(&buf, offset);
+    async fn write_all_at<B: crate::WriteBuf>(&self, buf: B, offset: u64) -> (VfsResult<()>, B) {
+        let r = self.write_sync(buf.as_ref(), offset);
         (r, buf)
     }
 
@@ -818,10 +883,13 @@ impl Handle for MemHandle {
         let node = fs.node(self.ino)?;
         let (old, reserved) = (MemFs::charged(node), node.reserved);
         fs.charge(old, len.max(reserved), CTX)?;
+        let blocks_end = round_up(len);
         let len = usize::try_from(len).map_err(|_| err(libc::EFBIG, CTX))?;
         let t = fs.now();
         let n = fs.node_mut(self.ino)?;
         n.data.resize(len, 0);
+        // Growing leaves a hole; shrinking drops the blocks past the new end.
+        ranges_remove(&mut n.data_blocks, blocks_end, u64::MAX);
         n.mtime = t;
         n.ctime = t;
         Ok(())
@@ -842,6 +910,59 @@ impl Handle for MemHandle {
         fs.charge(old, reserved.max(size), CTX)?;
         fs.node_mut(self.ino)?.reserved = reserved;
         Ok(())
+    }
+
+    async fn zero_range(&self, offset: u64, len: u64, deallocate: bool) -> VfsResult<()> {
+        const CTX: &str = "fallocate";
+        let mut fs = self.enter(CTX, false, false)?;
+        if self.is_dir {
+            return Err(err(libc::EISDIR, CTX));
+        }
+        if !self.write {
+            return Err(err(libc::EBADF, CTX));
+        }
+        let t = fs.now();
+        let n = fs.node_mut(self.ino)?;
+        let size = n.data.len() as u64;
+        let asked_end = offset.saturating_add(len);
+        let end = asked_end.min(size);
+        if offset >= end {
+            return Ok(());
+        }
+        let (s, e) = (
+            usize::try_from(offset).map_err(|_| err(libc::EFBIG, CTX))?,
+            usize::try_from(end).map_err(|_| err(libc::EFBIG, CTX))?,
+        );
+        n.data.get_mut(s..e).ok_or(err(libc::EINVAL, CTX))?.fill(0);
+        if deallocate {
+            // Like a punch with KEEP_SIZE: only whole blocks go, and a range reaching
+            // end-of-file takes the block holding it.
+            let hole_end = if asked_end >= size {
+                round_up(size)
+            } else {
+                round_down(asked_end)
+            };
+            ranges_remove(&mut n.data_blocks, round_up(offset), hole_end);
+        }
+        n.mtime = t;
+        n.ctime = t;
+        Ok(())
+    }
+
+    async fn data_ranges(&self, offset: u64, len: u64, max: usize) -> VfsResult<Vec<(u64, u64)>> {
+        let fs = self.enter("lseek", false, false)?;
+        if self.is_dir {
+            return Err(err(libc::EISDIR, "lseek"));
+        }
+        let n = fs.node(self.ino)?;
+        let end = offset.saturating_add(len).min(n.data.len() as u64);
+        Ok(n.data_blocks
+            .iter()
+            .map(|&(a, b)| (a.max(offset), b.min(end)))
+            .filter(|&(a, b)| a < b)
+            .map(|(a, b)| (a, b - a))
+            .take(max)
+            .collect())
     }
 
     async fn set_times(&self, atime: Option<Timespec>, mtime: Option<Timespec>) -> VfsResult<()> {
@@ -881,6 +1002,14 @@ impl Handle for MemHandle {
         Ok(())
     }
 
+    async fn read_dir_names(&self) -> VfsResult<Vec<String>> {
+        let fs = self.enter("readdir", false, false)?;
+        if !self.is_dir {
+            return Err(err(libc::ENOTDIR, "readdir"));
+        }
+        Ok(fs.node(self.ino)?.children.keys().cloned().collect())
+    }
+
     async fn read_dir(&self) -> VfsResult<Vec<DirEntry>> {
         let fs = self.enter("readdir", false, false)?;
         if !self.is_dir {
@@ -902,6 +1031,64 @@ impl Handle for MemHandle {
         // The inode is released by Drop whether or not an injected fault fails the close.
         self.fs.borrow_mut().enter("close")
     }
+
+    async fn security_blob(&self) -> VfsResult<Option<Vec<u8>>> {
+        let fs = self.enter("getxattr", false, false)?;
+        if !fs.xattrs {
+            return Ok(None);
+        }
+        Ok(fs.node(self.ino)?.sd.clone())
+    }
+
+    async fn set_security_blob(&self, blob: Vec<u8>) -> VfsResult<()> {
+        let mut fs = self.enter("setxattr", false, false)?;
+        if !fs.xattrs {
+            return Err(err(libc::EOPNOTSUPP, "setxattr"));
+        }
+        if blob.len() > crate::MAX_SECURITY_BLOB {
+            return Err(err(libc::E2BIG, "setxattr"));
+        }
+        let t = fs.now();
+        let n = fs.node_mut(self.ino)?;
+        n.sd = Some(blob);
+        n.ctime = t;
+        Ok(())
+    }
+
+    async fn eas(&self) -> VfsResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let fs = self.enter("listxattr", false, false)?;
+        if !fs.xattrs {
+            return Ok(Vec::new());
+        }
+        Ok(fs
+            .node(self.ino)?
+            .eas
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    async fn set_ea(&self, name: Vec<u8>, value: Vec<u8>) -> VfsResult<()> {
+        let mut fs = self.enter("setxattr", false, false)?;
+        if !fs.xattrs {
+            return Err(err(libc::EOPNOTSUPP, "setxattr"));
+        }
+        if !crate::ea_name_ok(&name) {
+            return Err(err(libc::EINVAL, "setxattr"));
+        }
+        if value.len() > crate::MAX_EA_VALUE {
+            return Err(err(libc::E2BIG, "setxattr"));
+        }
+        let t = fs.now();
+        let n = fs.node_mut(self.ino)?;
+        if value.is_empty() {
+            n.eas.remove(&name);
+        } else {
+            n.eas.insert(name, value);
+        }
+        n.ctime = t;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -922,6 +1109,30 @@ mod tests {
         assert_eq!(fs.enter("write"), Err(err(libc::ENOSPC, "write")));
         assert!(fs.enter("read").is_ok());
         assert_eq!(fs.calls, 5);
+    }
+
+    #[test]
+    fn range_sets_merge_and_split() {
+        let mut set = Vec::new();
+        ranges_add(&mut set, 8, 12);
+        ranges_add(&mut set, 0, 4);
+        ranges_add(&mut set, 20, 24);
+        assert_eq!(set, [(0, 4), (8, 12), (20, 24)]);
+        // Touching ranges merge; one spanning several swallows them.
+        ranges_add(&mut set, 4, 8);
+        assert_eq!(set, [(0, 12), (20, 24)]);
+        ranges_add(&mut set, 10, 30);
+        assert_eq!(set, [(0, 30)]);
+        ranges_add(&mut set, 5, 5);
+        assert_eq!(set, [(0, 30)]);
+        // Removing splits, trims and drops.
+        ranges_remove(&mut set, 10, 20);
+        assert_eq!(set, [(0, 10), (20, 30)]);
+        ranges_remove(&mut set, 5, 25);
+        assert_eq!(set, [(0, 5), (25, 30)]);
+        ranges_remove(&mut set, 0, u64::MAX);
+        assert!(set.is_empty());
+        assert_eq!((round_down(4097), round_up(4097)), (4096, 8192));
     }
 
     #[test]

@@ -211,6 +211,128 @@ pub(crate) fn set_dos_fd(fd: RawFd, rec: &[u8]) -> VfsResult<()> {
     Ok(())
 }
 
+/// The xattr holding a security descriptor blob.
+pub(crate) const SD_XATTR: &str = "user.nasd.sd";
+
+/// Read the security descriptor xattr of an open descriptor (None when absent or
+/// unsupported).
+pub(crate) fn get_sd_fd(fd: RawFd) -> VfsResult<Option<Vec<u8>>> {
+    let name = cstr(SD_XATTR, "getxattr")?;
+    get_xattr_fd(fd, &name, crate::MAX_SECURITY_BLOB)
+}
+
+/// One xattr of an open descriptor, at most `max` bytes: its size is asked first (the
+/// common absent case costs one syscall and no buffer). None when absent or unsupported.
+fn get_xattr_fd(fd: RawFd, name: &CString, max: usize) -> VfsResult<Option<Vec<u8>>> {
+    for _ in 0..3 {
+        // SAFETY: `name` is NUL-terminated; a NULL buffer of length 0 only asks the size.
+        let size = unsafe { libc::fgetxattr(fd, name.as_ptr(), std::ptr::null_mut(), 0) };
+        if size < 0 {
+            return match errno() {
+                libc::ENODATA | libc::EOPNOTSUPP => Ok(None),
+                e => Err(VfsError::new(e, "getxattr")),
+            };
+        }
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        if size > max {
+            return Err(VfsError::new(libc::E2BIG, "getxattr"));
+        }
+        let mut buf = vec![0u8; size];
+        // SAFETY: `name` is NUL-terminated; `buf` is writable for its full length.
+        let n = unsafe { libc::fgetxattr(fd, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            match errno() {
+                // Grown since we asked: ask again.
+                libc::ERANGE => continue,
+                libc::ENODATA => return Ok(None),
+                e => return Err(VfsError::new(e, "getxattr")),
+            }
+        }
+        buf.truncate(usize::try_from(n).unwrap_or(0));
+        return Ok(Some(buf));
+    }
+    Err(VfsError::new(libc::ERANGE, "getxattr"))
+}
+
+/// Store the security descriptor xattr of an open descriptor.
+pub(crate) fn set_sd_fd(fd: RawFd, blob: &[u8]) -> VfsResult<()> {
+    if blob.len() > crate::MAX_SECURITY_BLOB {
+        return Err(VfsError::new(libc::E2BIG, "setxattr"));
+    }
+    let name = cstr(SD_XATTR, "setxattr")?;
+    // SAFETY: `name` is NUL-terminated; `blob` is readable for its full length.
+    let r = unsafe { libc::fsetxattr(fd, name.as_ptr(), blob.as_ptr().cast(), blob.len(), 0) };
+    if r != 0 {
+        return Err(VfsError::new(errno(), "setxattr"));
+    }
+    Ok(())
+}
+
+/// The prefix of the xattrs holding extended attributes.
+pub(crate) const EA_PREFIX: &[u8] = b"user.nasd.ea.";
+
+/// The extended attributes of an open descriptor, in name order.
+pub(crate) fn list_eas_fd(fd: RawFd) -> VfsResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    // SAFETY: a NULL buffer of length 0 only asks for the size of the name list.
+    let n = unsafe { libc::flistxattr(fd, std::ptr::null_mut(), 0) };
+    if n < 0 {
+        return match errno() {
+            libc::EOPNOTSUPP => Ok(Vec::new()),
+            e => Err(VfsError::new(e, "listxattr")),
+        };
+    }
+    // Room for names added in between; a list that still outgrows it is ERANGE.
+    let mut names = vec![0u8; usize::try_from(n).unwrap_or(0) + 4096];
+    // SAFETY: `names` is writable for its full length.
+    let n = unsafe { libc::flistxattr(fd, names.as_mut_ptr().cast(), names.len()) };
+    if n < 0 {
+        return Err(VfsError::new(errno(), "listxattr"));
+    }
+    names.truncate(usize::try_from(n).unwrap_or(0));
+    let mut out = Vec::new();
+    for full in names.split(|b| *b == 0) {
+        let Some(name) = full.strip_prefix(EA_PREFIX) else {
+            continue;
+        };
+        let Ok(c) = CString::new(full) else {
+            continue;
+        };
+        // None: removed since the listing.
+        if let Some(value) = get_xattr_fd(fd, &c, crate::MAX_EA_VALUE)? {
+            out.push((name.to_vec(), value));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Store (non-empty value) or remove (empty value) one extended attribute.
+pub(crate) fn set_ea_fd(fd: RawFd, name: &[u8], value: &[u8]) -> VfsResult<()> {
+    if !crate::ea_name_ok(name) {
+        return Err(VfsError::new(libc::EINVAL, "setxattr"));
+    }
+    if value.len() > crate::MAX_EA_VALUE {
+        return Err(VfsError::new(libc::E2BIG, "setxattr"));
+    }
+    let mut full = EA_PREFIX.to_vec();
+    full.extend_from_slice(name);
+    let c = CString::new(full).map_err(|_| VfsError::new(libc::EINVAL, "setxattr"))?;
+    if value.is_empty() {
+        // SAFETY: `c` is NUL-terminated.
+        let r = unsafe { libc::fremovexattr(fd, c.as_ptr()) };
+        if r != 0 && errno() != libc::ENODATA {
+            return Err(VfsError::new(errno(), "removexattr"));
+        }
+        return Ok(());
+    }
+    // SAFETY: `c` is NUL-terminated; `value` is readable for its full length.
+    let r = unsafe { libc::fsetxattr(fd, c.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+    if r != 0 {
+        return Err(VfsError::new(errno(), "setxattr"));
+    }
+    Ok(())
+}
+
 /// Apply the DOS xattr to an attribute record.
 pub(crate) fn with_dos(mut a: FileAttr, dos: Option<(u32, Option<Timespec>)>) -> FileAttr {
     if let Some((attrs, bt)) = dos {
@@ -303,6 +425,26 @@ pub(crate) fn ftruncate(fd: RawFd, len: u64) -> VfsResult<()> {
     let len = i64::try_from(len).map_err(|_| VfsError::new(libc::EFBIG, "truncate"))?;
     // SAFETY: plain syscall on a descriptor we own.
     check(unsafe { libc::ftruncate(fd, len) }, "truncate")
+}
+
+/// `lseek(fd, pos, SEEK_DATA)` (or `SEEK_HOLE` when `hole`): the next data (hole) offset at
+/// or after `pos`, or `None` when there is none before end-of-file (`ENXIO`). Moves the
+/// descriptor's file offset, which nothing else uses (all I/O is positional).
+pub(crate) fn seek_data_or_hole(fd: RawFd, pos: u64, hole: bool) -> VfsResult<Option<u64>> {
+    use nix::unistd::{lseek, Whence};
+    let pos = i64::try_from(pos).map_err(|_| VfsError::new(libc::EINVAL, "lseek"))?;
+    let whence = if hole {
+        Whence::SeekHole
+    } else {
+        Whence::SeekData
+    };
+    match lseek(fd, pos, whence) {
+        Ok(off) => u64::try_from(off)
+            .map(Some)
+            .map_err(|_| VfsError::new(libc::EINVAL, "lseek")),
+        Err(nix::errno::Errno::ENXIO) => Ok(None),
+        Err(e) => Err(VfsError::new(e as i32, "lseek")),
+    }
 }
 
 pub(crate) fn futimens(

@@ -359,10 +359,10 @@ impl Handle for UringHandle {
 
     async fn read_exact_at(&self, mut buf: Vec<u8>, offset: u64) -> (VfsResult<usize>, Vec<u8>) {
         let want = buf.capacity();
-        buf.clear();
+        let base = buf.len();
         while buf.len() < want {
             let filled = buf.len();
-            let Some(at) = offset.checked_add(filled as u64) else {
+            let Some(at) = offset.checked_add((filled - base) as u64) else {
                 return (Err(VfsError::new(libc::EINVAL, "read")), buf);
             };
             let (r, slice) = self.file.read_at(buf.slice(filled..want), at).await;
@@ -373,10 +373,10 @@ impl Handle for UringHandle {
                 Err(e) => return (Err(VfsError::io(e, "read")), buf),
             }
         }
-        (Ok(buf.len()), buf)
+        (Ok(buf.len() - base), buf)
     }
 
-    async fn write_all_at(&self, buf: Vec<u8>, offset: u64) -> (VfsResult<()>, Vec<u8>) {
+    async fn write_all_at<B: crate::WriteBuf>(&self, buf: B, offset: u64) -> (VfsResult<()>, B) {
         let (r, b) = self.file.write_all_at(buf, offset).await;
         (r.map_err(|e| VfsError::io(e, "write")), b)
     }
@@ -406,6 +406,82 @@ impl Handle for UringHandle {
         }
     }
 
+    async fn zero_range(&self, offset: u64, len: u64, deallocate: bool) -> VfsResult<()> {
+        const CTX: &str = "fallocate";
+        if self.is_dir {
+            return Err(VfsError::new(libc::EISDIR, CTX));
+        }
+        let size = sys::statx(self.fd(), None)?.size;
+        // Offsets are signed in the kernel; nothing lies beyond i64::MAX.
+        let limit = i64::MAX as u64;
+        let start = offset.min(limit);
+        let asked_end = offset.saturating_add(len).min(limit);
+        let end = asked_end.min(size);
+        if start >= end {
+            return Ok(());
+        }
+        let keep = libc::FALLOC_FL_KEEP_SIZE;
+        // A punch that reaches end-of-file goes on past it to a 64 KiB boundary (KEEP_SIZE
+        // keeps the size), so the block holding end-of-file is released too; not further,
+        // as the kernel refuses ends beyond the filesystem's largest file (EFBIG).
+        let (mode, span) = if deallocate {
+            let punch_end = if asked_end >= size {
+                size.div_ceil(1 << 16)
+                    .saturating_mul(1 << 16)
+                    .max(end)
+                    .min(asked_end)
+            } else {
+                asked_end
+            };
+            (libc::FALLOC_FL_PUNCH_HOLE | keep, punch_end - start)
+        } else {
+            (libc::FALLOC_FL_ZERO_RANGE | keep, end - start)
+        };
+        match self.file.fallocate(start, span, mode).await {
+            Ok(()) => return Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EINVAL)) => {}
+            Err(e) => return Err(VfsError::io(e, CTX)),
+        }
+        // The filesystem cannot: write the zeros.
+        const CHUNK: u64 = 1 << 20;
+        let mut at = start;
+        while at < end {
+            let n = (end - at).min(CHUNK);
+            let buf = vec![0u8; usize::try_from(n).unwrap_or(1 << 20)];
+            let (r, _) = self.file.write_all_at(buf, at).await;
+            r.map_err(|e| VfsError::io(e, "write"))?;
+            at += n;
+        }
+        Ok(())
+    }
+
+    async fn data_ranges(&self, offset: u64, len: u64, max: usize) -> VfsResult<Vec<(u64, u64)>> {
+        if self.is_dir {
+            return Err(VfsError::new(libc::EISDIR, "lseek"));
+        }
+        let fd = self.fd();
+        let end = offset.saturating_add(len).min(sys::statx(fd, None)?.size);
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        let mut pos = offset;
+        while pos < end && out.len() < max {
+            let Some(data) = sys::seek_data_or_hole(fd, pos, false)? else {
+                break;
+            };
+            if data >= end {
+                break;
+            }
+            // The file may shrink in between: no hole after `data` means data to the end.
+            let hole = sys::seek_data_or_hole(fd, data, true)?.unwrap_or(end);
+            let stop = hole.max(data).min(end);
+            if stop == data {
+                break;
+            }
+            out.push((data, stop - data));
+            pos = stop;
+        }
+        Ok(out)
+    }
+
     async fn set_times(&self, atime: Option<Timespec>, mtime: Option<Timespec>) -> VfsResult<()> {
         sys::futimens(self.fd(), atime, mtime)
     }
@@ -424,6 +500,21 @@ impl Handle for UringHandle {
 
     async fn set_mode(&self, mode: u32) -> VfsResult<()> {
         sys::fchmod(self.fd(), mode)
+    }
+
+    async fn read_dir_names(&self) -> VfsResult<Vec<String>> {
+        if !self.is_dir {
+            return Err(VfsError::new(libc::ENOTDIR, "readdir"));
+        }
+        let own = sys::openat2(
+            self.file.as_raw_fd(),
+            ".",
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+            true,
+        )?;
+        let res = tokio::task::spawn_blocking(move || sys::list_names(own.as_raw_fd())).await;
+        res.map_err(|_| VfsError::new(libc::EIO, "readdir"))?
     }
 
     async fn read_dir(&self) -> VfsResult<Vec<DirEntry>> {
@@ -462,5 +553,21 @@ impl Handle for UringHandle {
             .close()
             .await
             .map_err(|e| VfsError::io(e, "close"))
+    }
+
+    async fn security_blob(&self) -> VfsResult<Option<Vec<u8>>> {
+        sys::get_sd_fd(self.fd())
+    }
+
+    async fn set_security_blob(&self, blob: Vec<u8>) -> VfsResult<()> {
+        sys::set_sd_fd(self.fd(), &blob)
+    }
+
+    async fn eas(&self) -> VfsResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        sys::list_eas_fd(self.fd())
+    }
+
+    async fn set_ea(&self, name: Vec<u8>, value: Vec<u8>) -> VfsResult<()> {
+        sys::set_ea_fd(self.fd(), &name, &value)
     }
 }

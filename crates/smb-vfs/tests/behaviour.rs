@@ -44,6 +44,7 @@ both!(
     remove_files_and_directories,
     statfs_reports_capacity,
     unlinked_file_stays_readable_while_open,
+    holes_zeroing_and_data_ranges,
 );
 
 async fn case_insensitive_lookup<V: Vfs>(vfs: V, share: &Share, _: bool) {
@@ -274,6 +275,21 @@ async fn data_round_trip_8mib<V: Vfs>(vfs: V, share: &Share, _: bool) {
         .await;
     assert_eq!(n.unwrap(), 70_000);
     assert_eq!(buf[..], data[3 * MIB + 12_345..3 * MIB + 82_345]);
+    // Bytes already in the buffer stay in front (header room): data lands after them.
+    let mut room = Vec::with_capacity(136 + 70_000);
+    room.resize(136, 0xAB);
+    let (n, buf) = h.read_exact_at(room, MIB as u64).await;
+    assert_eq!(n.unwrap(), 70_000);
+    assert!(buf[..136].iter().all(|b| *b == 0xAB), "the room is kept");
+    assert_eq!(buf[136..], data[MIB..MIB + 70_000]);
+    // A write from a view of a larger buffer (how WRITE data arrives) writes just the view.
+    let frame = bytes::Bytes::from(data[..2 * MIB].to_vec());
+    let (r, _) = h.write_all_at(frame.slice(MIB..MIB + 4096), 0).await;
+    r.unwrap();
+    let (_, buf) = h.read_exact_at(Vec::with_capacity(4096), 0).await;
+    assert_eq!(buf[..], data[MIB..MIB + 4096]);
+    let (r, _) = h.write_all_at(data[..4096].to_vec(), 0).await;
+    r.unwrap();
     // Short read at EOF, then nothing past it.
     let (n, buf) = h
         .read_exact_at(Vec::with_capacity(4096), (8 * MIB - 100) as u64)
@@ -430,7 +446,13 @@ async fn read_dir_of_1000_files<V: Vfs>(vfs: V, share: &Share, _: bool) {
     let list = h.read_dir().await.unwrap();
     // A second listing from the same handle is complete again.
     let again = h.read_dir().await.unwrap();
+    // The names-only listing has the same names.
+    let names: BTreeSet<String> = h.read_dir_names().await.unwrap().into_iter().collect();
     h.close().await.unwrap();
+    assert_eq!(
+        names, want,
+        "read_dir_names: no '.', no '..', nothing missing"
+    );
     assert_eq!(list.len(), 1001);
     assert_eq!(again.len(), 1001);
     let got: BTreeSet<String> = list.iter().map(|e| e.name.clone()).collect();
@@ -450,6 +472,7 @@ async fn read_dir_of_1000_files<V: Vfs>(vfs: V, share: &Share, _: bool) {
         .await
         .unwrap();
     assert_eq!(errno(f.read_dir().await), libc::ENOTDIR);
+    assert_eq!(errno(f.read_dir_names().await), libc::ENOTDIR);
     f.close().await.unwrap();
 }
 
@@ -580,4 +603,117 @@ async fn unlinked_file_stays_readable_while_open<V: Vfs>(vfs: V, share: &Share, 
     assert_eq!(buf, b"still here");
     assert_eq!(h.stat().await.unwrap().nlink, 0);
     h.close().await.unwrap();
+}
+
+/// A recognisable pattern: byte `i` of the file is `i * 7 + i / 251`.
+fn pattern(from: usize, len: usize) -> Vec<u8> {
+    (from..from + len)
+        .map(|i| (i * 7 + i / 251) as u8)
+        .collect()
+}
+
+async fn read_all<H: Handle>(h: &H, size: usize) -> Vec<u8> {
+    let (n, buf) = h.read_exact_at(Vec::with_capacity(size), 0).await;
+    assert_eq!(n.unwrap(), size);
+    buf
+}
+
+async fn holes_zeroing_and_data_ranges<V: Vfs>(vfs: V, share: &Share, _: bool) {
+    let root = &share.root;
+    const K64: u64 = 65_536;
+    let (h, _) = vfs
+        .open(root, &p("sparse.bin"), &rw_create())
+        .await
+        .unwrap();
+
+    // Data only at 64 KiB: the start is a hole where the filesystem keeps holes.
+    let (r, _) = h.write_all_at(pattern(65_536, 1024), K64).await;
+    r.unwrap();
+    let all = h.data_ranges(0, u64::MAX, 16).await.unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    let holes = all[0].0 == K64;
+    assert!(holes || all[0] == (0, K64 + 1024), "{all:?}");
+    assert_eq!(all[0].0 + all[0].1, K64 + 1024, "clipped to the size");
+    if !holes {
+        eprintln!("this filesystem reports no holes; checking the rest loosely");
+    }
+    // Empty and out-of-file queries, a query inside the data, and the `max` bound.
+    assert!(h.data_ranges(0, 0, 16).await.unwrap().is_empty());
+    assert!(h
+        .data_ranges(K64 + 1024, 4096, 16)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(h
+        .data_ranges(u64::MAX - 1, 10, 16)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        h.data_ranges(K64 + 1, 10, 16).await.unwrap(),
+        [(K64 + 1, 10)]
+    );
+    assert!(h.data_ranges(0, u64::MAX, 0).await.unwrap().is_empty());
+
+    // Zeroing without deallocation: zeros read back, the rest and the size unchanged.
+    h.zero_range(K64 + 8, 16, false).await.unwrap();
+    let mut want = vec![0u8; 65_536];
+    want.extend(pattern(65_536, 1024));
+    want[65_544..65_560].fill(0);
+    assert_eq!(read_all(&h, 66_560).await, want);
+    assert_eq!(h.stat().await.unwrap().size, K64 + 1024);
+    let again = h.data_ranges(0, u64::MAX, 16).await.unwrap();
+    assert_eq!(again, all, "zeroing keeps the data allocated");
+
+    // Fill 128 KiB, punch the first 64 KiB.
+    let (r, _) = h.write_all_at(pattern(0, 131_072), 0).await;
+    r.unwrap();
+    assert_eq!(
+        h.data_ranges(0, u64::MAX, 16).await.unwrap(),
+        [(0, 2 * K64)]
+    );
+    h.zero_range(0, K64, true).await.unwrap();
+    let mut want = vec![0u8; 65_536];
+    want.extend(pattern(65_536, 65_536));
+    assert_eq!(read_all(&h, 131_072).await, want);
+    if holes {
+        assert_eq!(h.data_ranges(0, u64::MAX, 16).await.unwrap(), [(K64, K64)]);
+        assert_eq!(h.data_ranges(1, K64, 16).await.unwrap(), [(K64, 1)]);
+    }
+    // Past end-of-file nothing changes, not even the size.
+    h.zero_range(200_000, 100, true).await.unwrap();
+    h.zero_range(200_000, 100, false).await.unwrap();
+    h.zero_range(u64::MAX - 5, 100, true).await.unwrap();
+    assert_eq!(h.stat().await.unwrap().size, 2 * K64);
+    // A punch reaching end-of-file: partial first block zeroed, the rest released.
+    h.zero_range(K64 + 100, u64::MAX, true).await.unwrap();
+    assert_eq!(h.stat().await.unwrap().size, 2 * K64);
+    let mut want = vec![0u8; 131_072];
+    want[65_536..65_636].copy_from_slice(&pattern(65_536, 100));
+    assert_eq!(read_all(&h, 131_072).await, want);
+    if holes {
+        let r = h.data_ranges(0, u64::MAX, 16).await.unwrap();
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!(r[0].0, K64);
+        assert!(r[0].1 >= 100 && r[0].1 < K64, "{r:?}");
+    }
+    h.close().await.unwrap();
+
+    // A read-only handle cannot zero; a directory has no data ranges.
+    let (ro, _) = vfs
+        .open(root, &p("sparse.bin"), &OpenHow::read_only())
+        .await
+        .unwrap();
+    assert_eq!(errno(ro.zero_range(0, 10, true).await), libc::EBADF);
+    assert_eq!(errno(ro.zero_range(0, 10, false).await), libc::EBADF);
+    ro.close().await.unwrap();
+    mkdir(&vfs, root, "d").await;
+    let how = OpenHow {
+        directory: true,
+        ..OpenHow::read_only()
+    };
+    let (d, _) = vfs.open(root, &p("d"), &how).await.unwrap();
+    assert_eq!(errno(d.data_ranges(0, 10, 4).await), libc::EISDIR);
+    assert_eq!(errno(d.zero_range(0, 10, true).await), libc::EISDIR);
+    d.close().await.unwrap();
 }

@@ -1,5 +1,7 @@
 //! FileId, CLOSE, FLUSH, READ, WRITE and LOCK (MS-SMB2 2.2.15 to 2.2.27).
 
+use bytes::Bytes;
+
 use crate::codec::{body_reader, buffer_at, sat16, sat32, Reader, Writer};
 use crate::netbios::MAX_FRAME;
 use crate::session::empty_body;
@@ -286,6 +288,8 @@ impl ReadResponse {
     pub const STRUCTURE_SIZE: u16 = 17;
     /// Header-relative offset of the data.
     pub const DATA_OFFSET: u8 = 0x50;
+    /// Length of the body in front of the data.
+    pub const BODY_SIZE: usize = 16;
 
     /// Decode from a whole message.
     pub fn decode(msg: &[u8]) -> Result<Self, WireError> {
@@ -349,16 +353,39 @@ pub struct WriteRequest {
     pub write_channel_info: Vec<u8>,
     /// [`WRITE_THROUGH`] / [`WRITE_UNBUFFERED`].
     pub flags: u32,
-    /// The data (empty for an RDMA write).
-    pub data: Vec<u8>,
+    /// The data (empty for an RDMA write): a view of the received message when decoded
+    /// with [`WriteRequest::decode_shared`], so that large writes are never copied.
+    pub data: Bytes,
 }
 
 impl WriteRequest {
     /// StructureSize.
     pub const STRUCTURE_SIZE: u16 = 49;
 
-    /// Decode from a whole message.
+    /// Decode from a whole message (the data is copied out of it).
     pub fn decode(msg: &[u8]) -> Result<Self, WireError> {
+        Self::decode_with(msg, |range| {
+            msg.get(range)
+                .map(Bytes::copy_from_slice)
+                .unwrap_or_default()
+        })
+    }
+
+    /// Decode from a whole message held in `msg`; the data is a view into it, not a copy.
+    pub fn decode_shared(msg: &Bytes) -> Result<Self, WireError> {
+        Self::decode_with(msg, |range| {
+            if range.end <= msg.len() && range.start <= range.end {
+                msg.slice(range)
+            } else {
+                Bytes::new()
+            }
+        })
+    }
+
+    fn decode_with(
+        msg: &[u8],
+        data_of: impl FnOnce(std::ops::Range<usize>) -> Bytes,
+    ) -> Result<Self, WireError> {
         let mut r = body_reader(msg, Self::STRUCTURE_SIZE)?;
         let data_off = r.u16()?;
         let len = r.u32()?;
@@ -369,9 +396,16 @@ impl WriteRequest {
         let ci_off = r.u16()?;
         let ci_len = r.u16()?;
         let flags = r.u32()?;
-        let data = buffer_at(msg, u32::from(data_off), len, MAX_FRAME)?.to_vec();
+        // Checked against the message first; only then taken (as a view or a copy).
+        let data_len = buffer_at(msg, u32::from(data_off), len, MAX_FRAME)?.len();
         let write_channel_info =
             buffer_at(msg, u32::from(ci_off), u32::from(ci_len), MAX_CHANNEL_INFO)?.to_vec();
+        let data = if data_len == 0 {
+            Bytes::new()
+        } else {
+            let start = usize::from(data_off);
+            data_of(start..start + data_len)
+        };
         Ok(WriteRequest {
             offset,
             file_id,

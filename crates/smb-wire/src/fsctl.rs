@@ -403,6 +403,28 @@ fn nonneg(v: i64) -> Result<u64, WireError> {
     u64::try_from(v).map_err(|_| WireError::BadValue)
 }
 
+/// FILE_SET_SPARSE_BUFFER (MS-FSCC 2.3.84), the optional input of FSCTL_SET_SPARSE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetSparseBuffer {
+    /// Make the file sparse (TRUE) or not (FALSE).
+    pub set_sparse: bool,
+}
+
+impl SetSparseBuffer {
+    /// Decode; never fails. The buffer is optional: an empty one means TRUE (MS-FSA
+    /// 2.1.5.10.38); otherwise any nonzero first byte is TRUE and bytes after it are
+    /// ignored, as Windows does with an oversized buffer.
+    pub fn decode(buf: &[u8]) -> Self {
+        Self {
+            set_sparse: buf.first().is_none_or(|&b| b != 0),
+        }
+    }
+    /// Append the 1-byte encoding.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.put_u8(u8::from(self.set_sparse));
+    }
+}
+
 /// FILE_ZERO_DATA_INFORMATION (MS-FSCC 2.3.86), input of FSCTL_SET_ZERO_DATA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileZeroDataInformation {

@@ -80,6 +80,15 @@ pub enum Request {
 impl Request {
     /// Decode the body of `msg` (one message of a chain, header included) according to
     /// `hdr.command`. An unknown command is [`WireError::BadValue`].
+    /// Like [`Request::decode`], for a message held in [`Bytes`]: WRITE data becomes a
+    /// view of `msg` instead of a copy.
+    pub fn decode_shared(hdr: &Header, msg: &bytes::Bytes) -> Result<Request, WireError> {
+        if hdr.command == Command::WRITE {
+            return Ok(Request::Write(WriteRequest::decode_shared(msg)?));
+        }
+        Self::decode(hdr, msg)
+    }
+
     pub fn decode(hdr: &Header, msg: &[u8]) -> Result<Request, WireError> {
         Ok(match hdr.command {
             Command::NEGOTIATE => Request::Negotiate(NegotiateRequest::decode(msg)?),

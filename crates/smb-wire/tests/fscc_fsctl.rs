@@ -240,6 +240,73 @@ fn sparse_file_payloads() {
 }
 
 #[test]
+fn set_sparse_buffer_is_optional_and_any_nonzero_byte_is_true() {
+    // No buffer at all means "make it sparse" (MS-FSA 2.1.5.10.38).
+    assert!(SetSparseBuffer::decode(&[]).set_sparse);
+    assert!(!SetSparseBuffer::decode(&[0]).set_sparse);
+    assert!(SetSparseBuffer::decode(&[1]).set_sparse);
+    assert!(SetSparseBuffer::decode(&[0xFF]).set_sparse);
+    // An oversized buffer: only the first byte counts.
+    let mut big = vec![0u8; 100];
+    assert!(!SetSparseBuffer::decode(&big).set_sparse);
+    big[0] = 0xFF;
+    assert!(SetSparseBuffer::decode(&big).set_sparse);
+    for set_sparse in [true, false] {
+        let mut out = Vec::new();
+        SetSparseBuffer { set_sparse }.encode(&mut out);
+        assert_eq!(out, [u8::from(set_sparse)]);
+        assert_eq!(SetSparseBuffer::decode(&out).set_sparse, set_sparse);
+    }
+}
+
+#[test]
+fn allocated_range_queries_that_wrap_or_go_negative_are_refused() {
+    // smbtorture's sparse_qar_overflow: offset 512, length 2^64-1 (i.e. -1).
+    assert_eq!(
+        FileAllocatedRangeBuffer::decode(&hex("0002000000000000 FFFFFFFFFFFFFFFF")),
+        Err(WireError::BadValue)
+    );
+    // The end may reach i64::MAX but not pass it.
+    let ok = FileAllocatedRangeBuffer::decode(&hex("0100000000000000 FEFFFFFFFFFFFF7F")).unwrap();
+    assert_eq!(ok.file_offset + ok.length, i64::MAX as u64);
+    assert_eq!(
+        FileAllocatedRangeBuffer::decode(&hex("0200000000000000 FEFFFFFFFFFFFF7F")),
+        Err(WireError::BadValue)
+    );
+    // A longer input is fine (the first 16 bytes count); a shorter one is not.
+    let mut long = hex("0000000000000000 0004000000000000");
+    long.extend_from_slice(&long.clone());
+    assert_eq!(
+        FileAllocatedRangeBuffer::decode(&long).unwrap().length,
+        1024
+    );
+    assert_eq!(
+        FileAllocatedRangeBuffer::decode(&[0; 8]),
+        Err(WireError::Truncated)
+    );
+    // Round trip, and nothing fits in less than 16 bytes.
+    let r = FileAllocatedRangeBuffer {
+        file_offset: 4096,
+        length: 1024,
+    };
+    let mut out = Vec::new();
+    r.encode(&mut out);
+    assert_eq!(FileAllocatedRangeBuffer::decode(&out), Ok(r));
+    out.clear();
+    assert!(!encode_allocated_ranges(&[r], 15, &mut out));
+    assert!(out.is_empty());
+    assert!(encode_allocated_ranges(&[], 0, &mut out));
+    // Zero data: an empty range (offset == beyond) is valid; round trip.
+    let z = FileZeroDataInformation {
+        file_offset: 4095,
+        beyond_final_zero: 4095,
+    };
+    out.clear();
+    z.encode(&mut out);
+    assert_eq!(FileZeroDataInformation::decode(&out), Ok(z));
+}
+
+#[test]
 fn snapshot_arrays_empty_listed_and_too_small() {
     let mut out = Vec::new();
     SrvSnapshotArray::default().encode(1024, &mut out);

@@ -192,7 +192,7 @@ fn smb300_encrypted_write_request() {
     let Request::Write(w) = Request::decode(&h, &plain).unwrap() else {
         panic!()
     };
-    assert_eq!(w.data, b"Smb3 encryption testing");
+    assert_eq!(&w.data[..], b"Smb3 encryption testing");
     assert_eq!(w.offset, 0);
     assert_eq!(
         w.file_id,

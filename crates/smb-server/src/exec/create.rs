@@ -6,8 +6,8 @@ use std::rc::Rc;
 use smb_proto::{Item, Reply};
 use smb_vfs::{Create, FileKind, Handle, OpenHow, RelPath, Resolved, Vfs};
 use smb_wire::create::{
-    CreateContext, CreateContextResponse, CreateRequest, CreateResponse, MaxAccessResponse,
-    QueryOnDiskIdResponse,
+    CreateContext, CreateContextResponse, CreateRequest, CreateResponse, LeaseResponse,
+    MaxAccessResponse, QueryOnDiskIdResponse,
 };
 use smb_wire::fscc::{access, attr};
 use smb_wire::message::Response;
@@ -31,7 +31,8 @@ pub(crate) const FILE_NON_DIRECTORY_FILE: u32 = 0x0000_0040;
 pub(crate) const FILE_DELETE_ON_CLOSE: u32 = 0x0000_1000;
 pub(crate) const FILE_OPEN_BY_FILE_ID: u32 = 0x0000_2000;
 /// Options a server must refuse with NOT_SUPPORTED (MS-SMB2 3.3.5.9).
-const UNSUPPORTED_OPTIONS: u32 = 0x0010_0000 /* FILE_RESERVE_OPFILTER */;
+const UNSUPPORTED_OPTIONS: u32 =
+    0x0010_0000 /* FILE_RESERVE_OPFILTER */ | 0x0000_0080 /* FILE_CREATE_TREE_CONNECTION */;
 
 const FILE_SUPERSEDED: u32 = 0;
 const FILE_OPENED: u32 = 1;
@@ -52,6 +53,27 @@ const WRITE_ACCESS: u32 = access::FILE_WRITE_DATA
 const ALL_ACCESS: u32 = 0x001F_01FF;
 
 pub(super) async fn create<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: CreateRequest,
+    chain: &mut Chain,
+) -> R {
+    if !matches!(
+        req.create_disposition,
+        FILE_OPEN_IF | FILE_OVERWRITE_IF | FILE_SUPERSEDE
+    ) {
+        return create_once(c, item, req, chain).await;
+    }
+    // These dispositions never collide: a collision means another open created the name
+    // between our lookup and our exclusive create. Go again: now it exists.
+    let again = req.clone();
+    match create_once(c, item, req, chain).await {
+        Err(NtStatus::OBJECT_NAME_COLLISION) => create_once(c, item, again, chain).await,
+        r => r,
+    }
+}
+
+async fn create_once<V: Vfs>(
     c: &Rc<Conn<V>>,
     item: &mut Item,
     req: CreateRequest,
@@ -79,12 +101,12 @@ pub(super) async fn create<V: Vfs>(
     if req.create_options & 0xFF00_0000 != 0 {
         return Err(NtStatus::INVALID_PARAMETER);
     }
+    if req.desired_access & 0x0CE0_FE00 != 0 {
+        // Reserved access bits (MS-SMB2 2.2.13.1); Windows checks them before attributes.
+        return Err(NtStatus::ACCESS_DENIED);
+    }
     if req.file_attributes & !0x0000_7FB7 != 0 {
         return Err(NtStatus::INVALID_PARAMETER);
-    }
-    if req.desired_access & 0x0CE0_FE00 != 0 {
-        // Reserved access bits (MS-SMB2 2.2.13.1).
-        return Err(NtStatus::ACCESS_DENIED);
     }
     if req.name.starts_with('\\') {
         return Err(NtStatus::INVALID_PARAMETER);
@@ -92,6 +114,29 @@ pub(super) async fn create<V: Vfs>(
     let Some(share) = tree.share.clone() else {
         return open_pipe(c, item, &req, chain);
     };
+    if req
+        .contexts
+        .iter()
+        .any(|x| matches!(x, CreateContext::Timewarp(_)))
+    {
+        // No previous versions (snapshots) are offered.
+        return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
+    }
+    if req
+        .contexts
+        .iter()
+        .any(|x| matches!(x, CreateContext::Unknown { name, .. } if name.len() < 4))
+    {
+        // Context names are at least four bytes (Windows refuses shorter tags).
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let mut ea_list = match ext_attrs(&req) {
+        Some(b) => Some(super::ea::parse(b)?),
+        None => None,
+    };
+    if req.name.eq_ignore_ascii_case(QUOTA_FAKE_FILE) {
+        return open_quota_fake(c, item, &req, share, chain).await;
+    }
     let is_dir_req = req.create_options & FILE_DIRECTORY_FILE != 0;
     let (name, stream) = split_stream(&req.name)?;
     if stream {
@@ -184,7 +229,8 @@ pub(super) async fn create<V: Vfs>(
                     return Err(NtStatus::ACCESS_DENIED);
                 }
                 how.write = true;
-                how.truncate = true;
+                // Truncated only once the stored DACL allows the open (below).
+                how.truncate = false;
             }
             how.directory = is_dir;
             action = match disp {
@@ -212,6 +258,19 @@ pub(super) async fn create<V: Vfs>(
     if how.directory {
         how.write = false;
     }
+    // Oplocks and leases (exec/oplock.rs): break what this open conflicts with, and wait
+    // for the breaks, before the file is touched (an overwrite must not truncate under a
+    // caching client); share modes are checked afterwards, as Windows does.
+    let uid = c.server.next_id();
+    let overwrite =
+        existing.is_some() && matches!(disp, FILE_SUPERSEDE | FILE_OVERWRITE | FILE_OVERWRITE_IF);
+    let mut oreq = super::oplock::open_req(c, item, &req, uid, desired, overwrite);
+    if let Some(a) = existing
+        .as_ref()
+        .filter(|a| matches!(a.kind, FileKind::File))
+    {
+        super::oplock::wait_for_breaks(c, item, (a.dev, a.ino), &oreq).await?;
+    }
     let (handle, _created) =
         c.vfs
             .open(&share.root, &path, &how)
@@ -221,13 +280,74 @@ pub(super) async fn create<V: Vfs>(
                 libc::ENOENT => NtStatus::OBJECT_NAME_NOT_FOUND,
                 _ => status_of(&e),
             })?;
+    if let Some(a) = &existing {
+        // A descriptor stored on the file (SET_INFO security or a SecD context) limits
+        // what this open may have.
+        if let Some(sd) = super::acl::stored(&handle).await {
+            let is_dir = matches!(a.kind, FileKind::Dir);
+            let token = super::acl::token(item.session.as_deref(), a);
+            let mut allowed = super::acl::granted(&sd, &token, is_dir) | access::SYNCHRONIZE;
+            if allowed & access::DELETE == 0
+                && desired & access::DELETE != 0
+                && parent_grants_delete_child(c, &share, &path, item).await
+            {
+                // FILE_DELETE_CHILD on the parent allows deleting what the file's own
+                // DACL does not (MS-FSA 2.1.5.1.2.1).
+                allowed |= access::DELETE;
+            }
+            if max_allowed {
+                desired &= allowed;
+                oreq.access = desired;
+            } else if desired & !allowed != 0 {
+                let _ = handle.close().await;
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+        }
+        if matches!(action, FILE_OVERWRITTEN | FILE_SUPERSEDED) {
+            if let Err(e) = handle.set_len(0).await {
+                let _ = handle.close().await;
+                return Err(status_of(&e));
+            }
+        }
+    }
+    if creating || matches!(action, FILE_OVERWRITTEN | FILE_SUPERSEDED) {
+        if let Some(list) = ea_list.take() {
+            // ExtA (MS-SMB2 2.2.13.2.1): the new file's extended attributes.
+            if let Err(s) = super::ea::apply(&handle, list).await {
+                let _ = handle.close().await;
+                if creating {
+                    let _ = c.vfs.unlink(&share.root, &path).await;
+                }
+                return Err(s);
+            }
+        }
+    }
+    if creating {
+        if let Some(blob) = sec_desc(&req) {
+            // SecD (MS-SMB2 2.2.13.2): the new file's descriptor; parts it leaves out
+            // come from the POSIX defaults.
+            if let Err(s) = store_initial_sd(&handle, blob).await {
+                let _ = handle.close().await;
+                let _ = c.vfs.unlink(&share.root, &path).await;
+                return Err(s);
+            }
+        }
+    }
     if creating || action == FILE_OVERWRITTEN || action == FILE_SUPERSEDED {
-        let mut dos = req.file_attributes & !(attr::NORMAL | attr::DIRECTORY);
+        // Sparse is only ever set by FSCTL_SET_SPARSE, never by CREATE (as on Windows).
+        let mut dos = req.file_attributes & !(attr::NORMAL | attr::DIRECTORY | attr::SPARSE_FILE);
         if !how.directory {
             dos |= attr::ARCHIVE;
         }
         if let Err(e) = handle.set_dos(Some(dos), None).await {
             tracing::debug!(error = %e, "could not store DOS attributes");
+        }
+        if let Some(size) = alloc_size(&req).filter(|s| *s > 0 && !how.directory) {
+            // AllocationSize (MS-SMB2 2.2.13.2.5): reserve the space, as Windows does.
+            if let Err(e) = handle.allocate(size).await {
+                let _ = handle.close().await;
+                return Err(status_of(&e));
+            }
         }
     }
     let st = match handle.stat().await {
@@ -239,16 +359,19 @@ pub(super) async fn create<V: Vfs>(
     };
     let is_dir = matches!(st.kind, FileKind::Dir);
     let key = (st.dev, st.ino);
-    let uid = c.server.next_id();
-    let share_access = req.share_access & 0x7;
-    if let Err(s) = c.server.files.open(key, uid, desired, share_access) {
-        let _ = handle.close().await;
-        if creating {
-            // Nobody else can have it open if we just created it; undo anyway on error.
-            let _ = c.vfs.unlink(&share.root, &path).await;
+    oreq.is_dir = is_dir;
+    let granted = c.server.files.register(key, &oreq);
+    let granted = match granted {
+        Ok(g) => g,
+        Err(s) => {
+            let _ = handle.close().await;
+            if creating {
+                // Nobody else can have it open if we just created it; undo anyway on error.
+                let _ = c.vfs.unlink(&share.root, &path).await;
+            }
+            return Err(s);
         }
-        return Err(s);
-    }
+    };
     if delete_on_close && is_dir {
         // A directory opened delete-on-close must be empty to be deletable at close.
     }
@@ -257,6 +380,22 @@ pub(super) async fn create<V: Vfs>(
         volatile: uid,
     };
     let mut contexts = Vec::new();
+    if let Some(l) = granted.lease {
+        contexts.push(CreateContextResponse::Lease(LeaseResponse {
+            key: l.key,
+            state: l.state,
+            flags: if l.breaking {
+                smb_wire::create::lease::FLAG_BREAK_IN_PROGRESS
+            } else {
+                0
+            } | match l.v2 {
+                Some((Some(_), _)) => smb_wire::create::lease::FLAG_PARENT_LEASE_KEY_SET,
+                _ => 0,
+            },
+            parent_key: l.v2.map(|(p, _)| p.unwrap_or_default()),
+            epoch: l.v2.map(|(_, e)| e),
+        }));
+    }
     for ctx in &req.contexts {
         match ctx {
             CreateContext::MaxAccess { .. } => {
@@ -303,7 +442,7 @@ pub(super) async fn create<V: Vfs>(
     Ok(Reply::Ok(
         NtStatus::SUCCESS,
         Response::Create(CreateResponse {
-            oplock_level: 0,
+            oplock_level: granted.oplock,
             flags: 0,
             create_action: action,
             creation_time: ct,
@@ -315,6 +454,148 @@ pub(super) async fn create<V: Vfs>(
             file_attributes: dos_attributes(&st),
             file_id,
             contexts,
+        }),
+    ))
+}
+
+/// The quota file of NTFS, which Windows and Samba let a client open for the quota
+/// interface (FileQuotaInformation) even where quotas are off.
+const QUOTA_FAKE_FILE: &str = "$Extend\\$Quota:$Q:$INDEX_ALLOCATION";
+
+/// Whether the parent directory of `path` grants FILE_DELETE_CHILD to the session: always
+/// on a writable share unless a descriptor stored on the parent says otherwise.
+async fn parent_grants_delete_child<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    share: &crate::catalog::Share,
+    path: &RelPath,
+    item: &Item,
+) -> bool {
+    let parent = path.parent().unwrap_or_else(RelPath::root);
+    let how = OpenHow {
+        read: true,
+        write: false,
+        create: Create::No,
+        truncate: false,
+        directory: true,
+        mode: 0,
+    };
+    let Ok((h, _)) = c.vfs.open(&share.root, &parent, &how).await else {
+        return false;
+    };
+    let sd = super::acl::stored(&h).await;
+    let a = h.stat().await;
+    let _ = h.close().await;
+    match (sd, a) {
+        (None, _) => true,
+        (Some(sd), Ok(a)) => {
+            let token = super::acl::token(item.session.as_deref(), &a);
+            super::acl::granted(&sd, &token, true) & access::FILE_DELETE_CHILD != 0
+        }
+        (Some(_), Err(_)) => false,
+    }
+}
+
+fn ext_attrs(req: &CreateRequest) -> Option<&[u8]> {
+    req.contexts.iter().find_map(|x| match x {
+        CreateContext::ExtendedAttributes(b) => Some(b.as_slice()),
+        _ => None,
+    })
+}
+
+fn sec_desc(req: &CreateRequest) -> Option<&[u8]> {
+    req.contexts.iter().find_map(|x| match x {
+        CreateContext::SecurityDescriptor(b) => Some(b.as_slice()),
+        _ => None,
+    })
+}
+
+async fn store_initial_sd<H: Handle>(h: &H, blob: &[u8]) -> Result<(), NtStatus> {
+    use smb_wire::security::{control, secinfo, SecurityDescriptor};
+    let new = SecurityDescriptor::parse_self_relative(blob)
+        .map_err(|_| NtStatus::INVALID_SECURITY_DESCR)?;
+    let mut info = secinfo::OWNER | secinfo::GROUP;
+    if new.control & control::SE_DACL_PRESENT != 0 {
+        info |= secinfo::DACL;
+    }
+    let a = h.stat().await.map_err(|e| status_of(&e))?;
+    let sd = super::acl::merge(super::acl::from_attr(&a), new, info);
+    super::acl::store(h, &sd).await
+}
+
+fn alloc_size(req: &CreateRequest) -> Option<u64> {
+    req.contexts.iter().find_map(|x| match x {
+        CreateContext::AllocationSize(s) => Some(*s),
+        _ => None,
+    })
+}
+
+/// Open the fake quota file: a handle on the share root that presents itself as the
+/// hidden system directory NTFS has, with no timestamps (like Windows and Samba).
+async fn open_quota_fake<V: Vfs>(
+    c: &Rc<Conn<V>>,
+    item: &mut Item,
+    req: &CreateRequest,
+    share: std::sync::Arc<crate::catalog::Share>,
+    chain: &mut Chain,
+) -> R {
+    if !matches!(req.create_disposition, FILE_OPEN | FILE_OPEN_IF) {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    let how = OpenHow {
+        read: true,
+        write: false,
+        create: Create::No,
+        truncate: false,
+        directory: true,
+        mode: 0,
+    };
+    let (handle, _) = c
+        .vfs
+        .open(&share.root, &RelPath::root(), &how)
+        .await
+        .map_err(|e| status_of(&e))?;
+    let uid = c.server.next_id();
+    let file_id = FileId {
+        persistent: uid,
+        volatile: uid,
+    };
+    let desired =
+        access::map_generic(req.desired_access, true) & !(access::MAXIMUM_ALLOWED | WRITE_ACCESS);
+    let open = Open {
+        file_id,
+        session_id: item.hdr.session_id,
+        tree_id: item.hdr.tree_id,
+        kind: OpenKind::File(Rc::new(handle)),
+        share: Some(share),
+        path: RelPath::root(),
+        // Not a file of the share: no share modes, oplocks or locks apply.
+        key: (u64::MAX, uid),
+        is_dir: true,
+        access: desired,
+        create_options: req.create_options,
+        delete_on_close: false,
+        dir: None,
+        position: 0,
+        mode: 0,
+        notify: None,
+    };
+    c.st.borrow_mut().opens.insert(uid, open);
+    chain.file_id = Some(file_id);
+    Ok(Reply::Ok(
+        NtStatus::SUCCESS,
+        Response::Create(CreateResponse {
+            oplock_level: 0,
+            flags: 0,
+            create_action: FILE_OPENED,
+            creation_time: 0,
+            last_access_time: 0,
+            last_write_time: 0,
+            change_time: 0,
+            allocation_size: 0,
+            end_of_file: 0,
+            file_attributes: attr::HIDDEN | attr::SYSTEM | attr::DIRECTORY | attr::ARCHIVE,
+            file_id,
+            contexts: Vec::new(),
         }),
     ))
 }

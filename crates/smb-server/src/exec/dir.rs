@@ -54,6 +54,46 @@ pub(crate) fn entry_info(name: &str, a: &FileAttr) -> DirEntryInfo {
     }
 }
 
+/// Continuing an enumeration: when the directory changed since it was listed, drop the
+/// entries not yet returned that no longer exist (Windows never returns a name deleted
+/// before the call that would have returned it). Costs one fstat when nothing changed.
+async fn forget_deleted<V: Vfs>(c: &Rc<Conn<V>>, id: u64) -> Result<(), NtStatus> {
+    let h = super::handle_of(c, id)?;
+    let now = h.stat().await.map_err(|e| crate::errno::status_of(&e))?;
+    let stamp = (now.mtime, now.ctime);
+    let changed =
+        c.st.borrow()
+            .opens
+            .get(&id)
+            .and_then(|o| o.dir.as_ref())
+            .is_some_and(|d| d.stamp != stamp);
+    if !changed {
+        return Ok(());
+    }
+    // Names only: a changing directory must not cost a stat of every entry per call.
+    let present: std::collections::HashSet<String> = h
+        .read_dir_names()
+        .await
+        .map_err(|e| crate::errno::status_of(&e))?
+        .into_iter()
+        .collect();
+    if let Some(d) =
+        c.st.borrow_mut()
+            .opens
+            .get_mut(&id)
+            .and_then(|o| o.dir.as_mut())
+    {
+        let pos = d.pos.min(d.entries.len());
+        let rest = d.entries.split_off(pos);
+        d.entries.extend(
+            rest.into_iter()
+                .filter(|e| e.name == "." || e.name == ".." || present.contains(&e.name)),
+        );
+        d.stamp = stamp;
+    }
+    Ok(())
+}
+
 pub(super) async fn query_directory<V: Vfs>(
     c: &Rc<Conn<V>>,
     item: &mut Item,
@@ -97,6 +137,7 @@ pub(super) async fn query_directory<V: Vfs>(
         }
         let h = super::handle_of(c, id)?;
         let self_attr = h.stat().await.map_err(|e| crate::errno::status_of(&e))?;
+        let stamp = (self_attr.mtime, self_attr.ctime);
         let mut entries = vec![
             DirEntry {
                 name: ".".into(),
@@ -138,6 +179,7 @@ pub(super) async fn query_directory<V: Vfs>(
             pattern,
             entries,
             pos: 0,
+            stamp,
         };
         match c.st.borrow_mut().opens.get_mut(&id) {
             Some(o) => o.dir = Some(cursor),
@@ -145,6 +187,9 @@ pub(super) async fn query_directory<V: Vfs>(
             // complete in order, as on Windows).
             None => local = Some(cursor),
         }
+    }
+    if local.is_none() && !restart && have_cursor {
+        forget_deleted(c, id).await?;
     }
     let single = req.flags & RETURN_SINGLE_ENTRY != 0;
     let max = (req.output_buffer_length as usize).min(

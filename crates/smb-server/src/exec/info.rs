@@ -18,6 +18,15 @@ pub(crate) const INFO_FILESYSTEM: u8 = 2;
 pub(crate) const INFO_SECURITY: u8 = 3;
 pub(crate) const INFO_QUOTA: u8 = 4;
 
+/// Smallest buffers accepted for the variable-size classes: Windows compares with the
+/// padded C structure size (one name character included), so a shorter buffer is an
+/// INFO_LENGTH_MISMATCH and a longer but insufficient one a BUFFER_OVERFLOW.
+const FIXED_ALL: usize = 104;
+const FIXED_STREAM: usize = 32;
+const FIXED_NAME: usize = 8;
+const FIXED_FS_VOLUME: usize = 24;
+const FIXED_FS_ATTRIBUTE: usize = 16;
+
 /// Security information bits a client may ask for (OWNER, GROUP, DACL, SACL, LABEL, ...).
 const SECINFO_SACL: u32 = 0x8;
 
@@ -94,18 +103,18 @@ pub(super) async fn query_info<V: Vfs>(
     let status = |e: smb_vfs::VfsError| crate::errno::status_of(&e);
     match req.info_type {
         INFO_FILE => {
-            let need_attrs = !matches!(
-                req.file_info_class,
-                class::FileStandardInformation
-                    | class::FileInternalInformation
-                    | class::FileAccessInformation
-                    | class::FilePositionInformation
-                    | class::FileModeInformation
-                    | class::FileAlignmentInformation
-                    | class::FileEaInformation
-                    | class::FileStreamInformation
-            );
-            if need_attrs && granted & access::FILE_READ_ATTRIBUTES == 0 {
+            // Which classes need which right (MS-SMB2 3.3.5.20.1, as Windows checks them):
+            // the full EA list needs FILE_READ_EA; the timestamp and attribute classes need
+            // FILE_READ_ATTRIBUTES; the rest need no right at all.
+            let need = match req.file_info_class {
+                class::FileFullEaInformation => access::FILE_READ_EA,
+                class::FileBasicInformation
+                | class::FileAllInformation
+                | class::FileNetworkOpenInformation
+                | class::FileAttributeTagInformation => access::FILE_READ_ATTRIBUTES,
+                _ => 0,
+            };
+            if granted & need != need {
                 return Err(NtStatus::ACCESS_DENIED);
             }
             let a = h.stat().await.map_err(status)?;
@@ -129,7 +138,10 @@ pub(super) async fn query_info<V: Vfs>(
                     fit(out, max, 8)
                 }
                 class::FileEaInformation => {
-                    fscc::FileEaInformation { ea_size: 0 }.encode(&mut out);
+                    fscc::FileEaInformation {
+                        ea_size: super::ea::size(&super::ea::list(&*h).await),
+                    }
+                    .encode(&mut out);
                     fit(out, max, 4)
                 }
                 class::FileAccessInformation => {
@@ -164,7 +176,9 @@ pub(super) async fn query_info<V: Vfs>(
                         internal: fscc::FileInternalInformation {
                             index_number: a.ino,
                         },
-                        ea: fscc::FileEaInformation { ea_size: 0 },
+                        ea: fscc::FileEaInformation {
+                            ea_size: super::ea::size(&super::ea::list(&*h).await),
+                        },
                         access: fscc::FileAccessInformation {
                             access_flags: granted,
                         },
@@ -180,7 +194,7 @@ pub(super) async fn query_info<V: Vfs>(
                         },
                     }
                     .encode(&mut out);
-                    fit(out, max, fscc::FileAllInformation::FIXED_SIZE)
+                    fit(out, max, FIXED_ALL)
                 }
                 class::FileNetworkOpenInformation => {
                     fscc::FileNetworkOpenInformation {
@@ -210,7 +224,7 @@ pub(super) async fn query_info<V: Vfs>(
                     }
                     fscc::FileStreamInformation::main_stream(a.size, allocation(&a))
                         .encode(&mut out);
-                    fit(out, max, 24)
+                    fit(out, max, FIXED_STREAM)
                 }
                 class::FileCompressionInformation => {
                     fscc::FileCompressionInformation {
@@ -235,16 +249,28 @@ pub(super) async fn query_info<V: Vfs>(
                         file_name: path.as_str().replace('/', "\\"),
                     }
                     .encode(&mut out);
-                    fit(out, max, 4)
+                    fit(out, max, FIXED_NAME)
                 }
-                class::FileFullEaInformation => Err(NtStatus::NO_EAS_ON_FILE),
+                class::FileFullEaInformation => {
+                    let list = super::ea::list(&*h).await;
+                    if list.is_empty() {
+                        return Err(NtStatus::NO_EAS_ON_FILE);
+                    }
+                    fscc::encode_full_ea_list(&list, &mut out)
+                        .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+                    if out.len() > max as usize {
+                        // Whole entries only: the client retries with a larger buffer.
+                        return Err(NtStatus::BUFFER_TOO_SMALL);
+                    }
+                    fit(out, max, 0)
+                }
                 class::FileAlternateNameInformation => {
                     let name = path.file_name().unwrap_or_default();
                     fscc::FileNameInformation {
                         file_name: short_name(name),
                     }
                     .encode(&mut out);
-                    fit(out, max, 4)
+                    fit(out, max, FIXED_NAME)
                 }
                 _ => Err(NtStatus::INVALID_INFO_CLASS),
             }
@@ -266,7 +292,7 @@ pub(super) async fn query_info<V: Vfs>(
                         supports_objects: false,
                     }
                     .encode(&mut out);
-                    fit(out, max, 18)
+                    fit(out, max, FIXED_FS_VOLUME)
                 }
                 fs_class::FileFsSizeInformation => {
                     fscc::FsSizeInformation {
@@ -310,7 +336,7 @@ pub(super) async fn query_info<V: Vfs>(
                         fs_name: "NTFS".into(),
                     }
                     .encode(&mut out);
-                    fit(out, max, 12)
+                    fit(out, max, FIXED_FS_ATTRIBUTE)
                 }
                 fs_class::FileFsSectorSizeInformation => {
                     fscc::FsSectorSizeInformation::typical().encode(&mut out);
@@ -326,7 +352,16 @@ pub(super) async fn query_info<V: Vfs>(
                     .encode(&mut out);
                     fit(out, max, 64)
                 }
-                fs_class::FileFsControlInformation => Err(NtStatus::NOT_SUPPORTED),
+                fs_class::FileFsControlInformation => {
+                    // No quotas are enforced: no thresholds, no limits, quotas off.
+                    fscc::FsControlInformation {
+                        default_quota_threshold: u64::MAX,
+                        default_quota_limit: u64::MAX,
+                        ..Default::default()
+                    }
+                    .encode(&mut out);
+                    fit(out, max, 48)
+                }
                 _ => Err(NtStatus::INVALID_INFO_CLASS),
             }
         }
@@ -340,7 +375,7 @@ pub(super) async fn query_info<V: Vfs>(
                 return Err(NtStatus::PRIVILEGE_NOT_HELD);
             }
             let a = h.stat().await.map_err(status)?;
-            let sd = smb_wire::security::from_unix_mode(a.uid, a.gid, a.mode, is_dir);
+            let sd = super::acl::current(&*h, &a).await;
             let out = sd.to_self_relative(req.additional_information);
             if out.len() > req.output_buffer_length as usize {
                 // The client retries with the size we report (3.3.5.20.3).

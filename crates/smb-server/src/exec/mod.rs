@@ -2,13 +2,16 @@
 //! [`Reply`]; failures are an NTSTATUS (`Reply::Err`), never a panic. Handlers never hold a
 //! `RefCell` borrow across an `.await`.
 
+mod acl;
 pub(crate) mod close;
 mod create;
 mod dir;
+mod ea;
 mod info;
 mod ioctl;
 mod lock;
 mod notify;
+pub(crate) mod oplock;
 mod read;
 mod setinfo;
 mod tree;
@@ -61,7 +64,10 @@ pub(crate) async fn dispatch<V: Vfs>(
             return Reply::Err(e);
         }
     } else {
+        // An unrelated request starts a new chain: a related one after it cannot reach
+        // the FileId of an earlier CREATE.
         chain.create_err = None;
+        chain.file_id = None;
     }
     let res = match req {
         Request::TreeConnect(r) => tree::connect(c, item, r),
@@ -71,14 +77,36 @@ pub(crate) async fn dispatch<V: Vfs>(
         Request::Close(r) => close::close(c, item, r, chain).await,
         Request::Flush(r) => write::flush(c, item, r, chain).await,
         Request::Read(r) => read::read(c, item, r, chain).await,
-        Request::Write(r) => write::write(c, item, r, chain).await,
-        Request::Lock(r) => lock::lock(c, item, r, chain).await,
+        Request::Write(r) => {
+            oplock::break_shared(c, item, r.file_id, chain);
+            write::write(c, item, r, chain).await
+        }
+        Request::Lock(r) => {
+            // Taking a byte-range lock (not releasing one) ends shared caching.
+            if r.locks
+                .iter()
+                .any(|l| l.flags & smb_wire::file::lock_flags::UNLOCK == 0)
+            {
+                oplock::break_shared(c, item, r.file_id, chain);
+            }
+            lock::lock(c, item, r, chain).await
+        }
         Request::Ioctl(r) => ioctl::ioctl(c, item, r, chain).await,
         Request::QueryDirectory(r) => dir::query_directory(c, item, r, chain).await,
+        // A CHANGE_NOTIFY that is not the last request of a compound cannot go async:
+        // Windows fails it with INTERNAL_ERROR (MS-SMB2 3.3.4.2, <159>).
+        Request::ChangeNotify(_) if item.hdr.next_command != 0 => Err(NtStatus::INTERNAL_ERROR),
         Request::ChangeNotify(r) => notify::change_notify(c, item, r, chain),
         Request::QueryInfo(r) => info::query_info(c, item, r, chain).await,
-        Request::SetInfo(r) => setinfo::set_info(c, item, r, chain).await,
-        Request::OplockBreak(_) => Err(NtStatus::INVALID_OPLOCK_PROTOCOL),
+        Request::SetInfo(r) => {
+            // Changing the size (FileAllocationInformation, FileEndOfFileInformation)
+            // breaks shared caching like a write does.
+            if r.info_type == 1 && matches!(r.file_info_class, 19 | 20) {
+                oplock::break_shared(c, item, r.file_id, chain);
+            }
+            setinfo::set_info(c, item, r, chain).await
+        }
+        Request::OplockBreak(r) => oplock::oplock_break(c, item, r, chain),
         Request::Echo(_) => Ok(Reply::Ok(
             NtStatus::SUCCESS,
             Response::Echo(Default::default()),

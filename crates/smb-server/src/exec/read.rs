@@ -2,9 +2,9 @@
 
 use std::rc::Rc;
 
-use smb_proto::{Item, Reply};
+use smb_proto::{Item, ReadData, Reply};
 use smb_vfs::{Handle, Vfs};
-use smb_wire::file::{ReadRequest, ReadResponse};
+use smb_wire::file::{channel, ReadRequest, ReadResponse};
 use smb_wire::fscc::access;
 use smb_wire::message::Response;
 use smb_wire::NtStatus;
@@ -20,6 +20,11 @@ pub(super) async fn read<V: Vfs>(
     chain: &mut Chain,
 ) -> R {
     let id = super::file_id_of(c, item, req.file_id, chain)?;
+    // RDMA channels (buffer descriptors instead of inline data) exist only on an SMB Direct
+    // connection; on TCP they are invalid (MS-SMB2 3.3.5.12 / 3.3.5.13).
+    if req.channel != channel::NONE {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
     let (kind, granted, is_dir, key): (OpenKind<V>, _, _, _) = {
         let st = c.st.borrow();
         let o = st.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
@@ -84,24 +89,25 @@ pub(super) async fn read<V: Vfs>(
                     }),
                 ));
             }
-            let buf = Vec::with_capacity(len);
-            let (res, mut buf) = h.read_exact_at(buf, req.offset).await;
+            // The data lands after room for the response headers, so the reply is built
+            // around it without copying (see `Reply::ReadData`).
+            let headroom = item.read_headroom();
+            let mut buf = Vec::with_capacity(headroom + len);
+            buf.resize(headroom, 0);
+            let (res, buf) = h.read_exact_at(buf, req.offset).await;
             let n = res.map_err(|e| crate::errno::status_of(&e))?;
-            buf.truncate(n);
             if n == 0 || n < req.minimum_count as usize {
                 return Err(NtStatus::END_OF_FILE);
             }
             if let Some(o) = c.st.borrow_mut().opens.get_mut(&id) {
                 o.position = req.offset + n as u64;
             }
-            Ok(Reply::Ok(
-                NtStatus::SUCCESS,
-                Response::Read(ReadResponse {
-                    data_remaining: 0,
-                    data: buf,
-                    flags: 0,
-                }),
-            ))
+            Ok(Reply::ReadData(ReadData {
+                status: NtStatus::SUCCESS,
+                buf,
+                headroom,
+                data_remaining: 0,
+            }))
         }
     }
 }

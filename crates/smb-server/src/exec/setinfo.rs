@@ -80,6 +80,10 @@ pub(super) async fn set_info<V: Vfs>(
                     if b.file_attributes & !0x0000_7FB7 != 0 {
                         return Err(NtStatus::INVALID_PARAMETER);
                     }
+                    if is_dir && b.file_attributes & attr::TEMPORARY != 0 {
+                        // Directories cannot be temporary (MS-FSA 2.1.5.14.2).
+                        return Err(NtStatus::INVALID_PARAMETER);
+                    }
                 }
                 let set = |t: &TimeUpdate| match t {
                     TimeUpdate::Set(v) => Some(ts(*v)),
@@ -151,6 +155,9 @@ pub(super) async fn set_info<V: Vfs>(
                     }
                 }
                 if !link && !c.server.files.may_delete(key, id) {
+                    return Err(NtStatus::SHARING_VIOLATION);
+                }
+                if parent_in_use(c, &share, &target).await {
                     return Err(NtStatus::SHARING_VIOLATION);
                 }
                 if is_dir && !link && open_below(c, &path, id) {
@@ -263,21 +270,68 @@ pub(super) async fn set_info<V: Vfs>(
                 need(granted, access::FILE_WRITE_DATA)?;
                 ok()
             }
-            class::FileFullEaInformation => Err(NtStatus::EAS_NOT_SUPPORTED),
+            class::FileFullEaInformation => {
+                need(granted, access::FILE_WRITE_EA)?;
+                let list = super::ea::parse(&req.buffer)?;
+                if !writable {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+                super::ea::apply(&*h, list).await?;
+                ok()
+            }
             class::FileShortNameInformation => Err(NtStatus::NOT_SUPPORTED),
             _ => Err(NtStatus::INVALID_INFO_CLASS),
         },
         INFO_FILESYSTEM => Err(NtStatus::ACCESS_DENIED),
         INFO_SECURITY => {
-            smb_wire::security::SecurityDescriptor::parse_self_relative(&req.buffer)
+            use smb_wire::security::secinfo;
+            let info = req.additional_information;
+            if info & (secinfo::OWNER | secinfo::GROUP) != 0 {
+                need(granted, access::WRITE_OWNER)?;
+            }
+            if info & secinfo::DACL != 0 {
+                need(granted, access::WRITE_DAC)?;
+            }
+            if info & secinfo::SACL != 0 && granted & access::ACCESS_SYSTEM_SECURITY == 0 {
+                return Err(NtStatus::PRIVILEGE_NOT_HELD);
+            }
+            let new = smb_wire::security::SecurityDescriptor::parse_self_relative(&req.buffer)
                 .map_err(|_| NtStatus::INVALID_SECURITY_DESCR)?;
-            // Windows ACLs are not stored: permissions come from the share configuration.
-            Err(NtStatus::NOT_SUPPORTED)
+            if !writable {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+            let a = h.stat().await.map_err(|e| status_of(&e))?;
+            let cur = super::acl::current(&*h, &a).await;
+            let sd = super::acl::merge(cur, new, info);
+            super::acl::store(&*h, &sd).await?;
+            ok()
         }
         INFO_QUOTA => Err(NtStatus::NOT_SUPPORTED),
         _ => Err(NtStatus::INVALID_PARAMETER),
     }
 }
+
+/// Whether the target's parent directory is open in a way that refuses the open Windows
+/// makes for a rename (FILE_ADD_FILE, sharing read and write only): another open of it
+/// holds DELETE access or does not share writing.
+async fn parent_in_use<V: Vfs>(
+    c: &Conn<V>,
+    share: &crate::catalog::Share,
+    target: &RelPath,
+) -> bool {
+    let parent = target.parent().unwrap_or_else(RelPath::root);
+    let Ok(a) = c.vfs.stat(&share.root, &parent).await else {
+        return false;
+    };
+    c.server.files.share_conflict(
+        (a.dev, a.ino),
+        access::FILE_WRITE_DATA | access::SYNCHRONIZE,
+        SHARE_READ | SHARE_WRITE,
+    )
+}
+
+const SHARE_READ: u32 = 1;
+const SHARE_WRITE: u32 = 2;
 
 /// Whether any other open of this connection lies below directory `dir` (renaming a
 /// directory with open files inside is refused, as Windows does).

@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use smb_proto::{Item, Reply};
 use smb_vfs::{Handle, Vfs};
-use smb_wire::file::{FlushRequest, FlushResponse, WriteRequest, WriteResponse};
+use smb_wire::file::{channel, FlushRequest, FlushResponse, WriteRequest, WriteResponse};
 use smb_wire::fscc::access;
 use smb_wire::message::Response;
 use smb_wire::NtStatus;
@@ -25,6 +25,11 @@ pub(super) async fn write<V: Vfs>(
     chain: &mut Chain,
 ) -> R {
     let id = super::file_id_of(c, item, req.file_id, chain)?;
+    // RDMA channels (buffer descriptors instead of inline data) exist only on an SMB Direct
+    // connection; on TCP they are invalid (MS-SMB2 3.3.5.12 / 3.3.5.13).
+    if req.channel != channel::NONE {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
     let (kind, granted, is_dir, options, key): (OpenKind<V>, _, _, _, _) = {
         let st = c.st.borrow();
         let o = st.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;

@@ -180,7 +180,7 @@ pub fn all_requests() -> Vec<Request> {
             remaining_bytes: 0,
             write_channel_info: vec![],
             flags: WRITE_THROUGH,
-            data: b"hello world".to_vec(),
+            data: b"hello world".to_vec().into(),
         }),
         Request::Write(WriteRequest {
             offset: 0,
@@ -189,7 +189,7 @@ pub fn all_requests() -> Vec<Request> {
             remaining_bytes: 8192,
             write_channel_info: vec![0xCD; 16],
             flags: WRITE_UNBUFFERED,
-            data: vec![],
+            data: Default::default(),
         }),
         Request::Lock(LockRequest {
             lock_sequence: 0x13,
