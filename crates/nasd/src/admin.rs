@@ -35,6 +35,10 @@ fn init_logging() {
     // Ignore the error if a subscriber is already installed.
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .with_env_filter(filter)
         .try_init();
 }

@@ -124,7 +124,16 @@ fn init_logging() {
     let res = match journald {
         Some(j) => registry.with(j).try_init(),
         None => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    // Colour only on a terminal (and never with NO_COLOR): log files and
+                    // serial consoles get plain text.
+                    .with_ansi(
+                        std::io::IsTerminal::is_terminal(&std::io::stderr())
+                            && std::env::var_os("NO_COLOR").is_none(),
+                    ),
+            )
             .try_init(),
     };
     if res.is_err() {
