@@ -36,7 +36,7 @@ if [ "$quick" = 0 ]; then
   host=$(rustc -vV | sed -n 's/^host: //p')
   RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table -Cllvm-args=-sanitizer-coverage-trace-compares -Cdebug-assertions -Copt-level=2" \
     cargo build --manifest-path fuzz/Cargo.toml --bins --target-dir fuzz/target --target "$host"
-  for t in smb2_message ntlmssp spnego dcerpc; do
+  for t in smb2_message ntlmssp spnego dcerpc smbd; do
     mkdir -p "fuzz/corpus/$t"
     fuzz/target/"$host"/debug/"$t" -max_total_time="${FUZZ_SECONDS:-15}" -max_len=65536 "fuzz/corpus/$t" 2>&1 | tail -n 1
   done
