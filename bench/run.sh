@@ -71,10 +71,10 @@ measure() { # name port
 }
 sample_rss $NPID "$W/nasd.rss" & S1=$!
 measure nasd $NPORT
-kill $S1 2>/dev/null
+kill $S1 2>/dev/null || true
 sample_rss $SPID "$W/smbd.rss" & S2=$!
 measure smbd $SPORT
-kill $S2 2>/dev/null
+kill $S2 2>/dev/null || true
 R[nasd.rss]=$(cat "$W/nasd.rss"); R[smbd.rss]=$(cat "$W/smbd.rss")
 
 printf '\nSMB 3.1.1, protection=%s, %d MiB file, %d files, best of %d runs, loopback, %s\n' "$prot" "$SIZE_MIB" "$N_FILES" "$RUNS" "$(date -u +%F)"
