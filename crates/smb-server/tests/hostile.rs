@@ -3,89 +3,19 @@
 //! Paths that try to leave the share are refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
-use smb_server::{Catalog, Server, ShareConfig, UserConfig};
-use smb_test_support::{ntlm, Client};
+use smb_test_support::Client;
 use smb_wire::header::Command;
 use smb_wire::message::Request;
 use smb_wire::misc::EchoRequest;
 use smb_wire::NtStatus;
 
-struct Running {
-    addr: SocketAddr,
-    share: PathBuf,
-    stop: tokio::sync::watch::Sender<bool>,
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(t) = self.thread.take() {
-            t.join()
-                .expect("server thread panicked")
-                .expect("server failed");
-        }
-    }
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nasd-hostile-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::Running;
 
 fn start(tag: &str) -> Running {
-    let base = tempdir(tag);
-    let share = base.join("share");
-    std::fs::create_dir_all(&share).unwrap();
-    std::fs::write(base.join("secret.txt"), "outside the share").unwrap();
-    let identity = smb_auth::ServerIdentity {
-        netbios_name: "NAS".into(),
-        netbios_domain: "WORKGROUP".into(),
-        dns_name: "nas".into(),
-        dns_domain: String::new(),
-    };
-    let cfg = smb_proto::Config::new([3; 16], identity);
-    let catalog = Catalog::new(
-        vec![ShareConfig {
-            name: "data".into(),
-            path: share.clone(),
-            comment: String::new(),
-            read_only: false,
-            guest_ok: false,
-            browseable: true,
-            encrypt: false,
-            valid_users: vec![],
-            write_users: vec![],
-        }],
-        vec![UserConfig {
-            name: "alice".into(),
-            nt_hash: ntlm::nt_hash("secret"),
-            enabled: true,
-        }],
-        "NAS".into(),
-        "WORKGROUP".into(),
-        String::new(),
-        cfg,
-    );
-    let server = Server::new(catalog);
-    let listener = smb_server::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let thread = std::thread::spawn(move || {
-        smb_server::serve_tcp(server, vec![listener], smb_vfs::UringVfs::new, rx)
-    });
-    Running {
-        addr,
-        share,
-        stop,
-        thread: Some(thread),
-    }
+    common::start(&format!("hostile-{tag}"), &[("alice", "secret")])
 }
 
 fn session(r: &Running) -> Client {
@@ -239,7 +169,6 @@ fn the_server_survives_many_connections_dropping_mid_request() {
         c.send_bytes(&f);
     }
     still_serving(&r);
-    let _ = Arc::new(());
 }
 
 #[test]

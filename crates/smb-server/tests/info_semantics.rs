@@ -5,11 +5,7 @@
 //! enumeration after deletes, and the NTSTATUS of related requests in compounds.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
-use smb_server::{Catalog, Server, ShareConfig, UserConfig};
-use smb_test_support::{ntlm, Client};
+use smb_test_support::Client;
 use smb_wire::create::{CreateContext, CreateRequest};
 use smb_wire::dir::{ChangeNotifyRequest, QueryDirectoryRequest};
 use smb_wire::file::CloseRequest;
@@ -20,72 +16,15 @@ use smb_wire::message::{Request, Response};
 use smb_wire::security::{control, secinfo, well_known, Ace, Acl, SecurityDescriptor};
 use smb_wire::{FileId, NtStatus};
 
-struct Running {
-    addr: SocketAddr,
-    base: PathBuf,
-    stop: tokio::sync::watch::Sender<bool>,
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(t) = self.thread.take() {
-            t.join()
-                .expect("server thread panicked")
-                .expect("server failed");
-        }
-        let _ = std::fs::remove_dir_all(&self.base);
-    }
-}
+mod common;
+use common::Running;
 
 fn start(tag: &str) -> Running {
-    let base = std::env::temp_dir().join(format!("nasd-info-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    let share = base.join("share");
-    std::fs::create_dir_all(&share).unwrap();
-    let identity = smb_auth::ServerIdentity {
-        netbios_name: "NAS".into(),
-        netbios_domain: "WORKGROUP".into(),
-        dns_name: "nas".into(),
-        dns_domain: String::new(),
-    };
-    let cfg = smb_proto::Config::new([7; 16], identity);
-    let catalog = Catalog::new(
-        vec![ShareConfig {
-            name: "data".into(),
-            path: share,
-            comment: String::new(),
-            read_only: false,
-            guest_ok: false,
-            browseable: true,
-            encrypt: false,
-            valid_users: vec![],
-            write_users: vec![],
-        }],
-        vec![UserConfig {
-            name: "alice".into(),
-            nt_hash: ntlm::nt_hash("secret"),
-            enabled: true,
-        }],
-        "NAS".into(),
-        "WORKGROUP".into(),
-        String::new(),
-        cfg,
-    );
-    let server = Server::new(catalog);
-    let listener = smb_server::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let thread = std::thread::spawn(move || {
-        smb_server::serve_tcp(server, vec![listener], smb_vfs::MemVfs::new, rx)
-    });
-    Running {
-        addr,
-        base,
-        stop,
-        thread: Some(thread),
-    }
+    common::start_with(
+        &format!("info-{tag}"),
+        &[("alice", "secret")],
+        smb_vfs::MemVfs::new,
+    )
 }
 
 const OPEN: u32 = 1;
