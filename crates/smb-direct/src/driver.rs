@@ -248,8 +248,10 @@ struct Segment {
 #[derive(Debug)]
 struct Transfer {
     id: TransferId,
-    /// SMB2 WRITE: the bytes being read from the peer. SMB2 READ: the bytes being written.
+    /// SMB2 WRITE: the bytes being read from the peer. SMB2 READ: the bytes being written
+    /// (from `start` on).
     data: Vec<u8>,
+    start: usize,
     read: bool,
     todo: VecDeque<Segment>,
     in_flight: u32,
@@ -499,7 +501,22 @@ impl<Q: QueuePair> Driver<Q> {
             len: usize::MAX,
             room: total,
         })?;
-        Ok(self.push_transfer(vec![0; len], &descs, true))
+        Ok(self.push_transfer(vec![0; len], 0, &descs, true))
+    }
+
+    /// [`Driver::rdma_read`] of only the first `len` bytes the descriptors describe (an
+    /// SMB2 WRITE's RemainingBytes); more than they describe is refused.
+    pub fn rdma_read_len(
+        &mut self,
+        channel_info: &[u8],
+        len: usize,
+    ) -> Result<TransferId, TransferError> {
+        let descs = self.start_transfer(channel_info)?;
+        let room = crate::descriptor::total_length(&descs);
+        if len as u64 > room {
+            return Err(TransferError::DataTooLong { len, room });
+        }
+        Ok(self.push_transfer(vec![0; len], 0, &descs, true))
     }
 
     /// Starts pushing the data of an SMB2 READ into the peer's buffers, in descriptor order;
@@ -510,15 +527,24 @@ impl<Q: QueuePair> Driver<Q> {
         channel_info: &[u8],
         data: Vec<u8>,
     ) -> Result<TransferId, TransferError> {
+        self.rdma_write_from(channel_info, data, 0)
+    }
+
+    /// [`Driver::rdma_write`] of `data[start..]`: a READ's file data sits behind room for
+    /// the response headers, and is sent from where it lies.
+    pub fn rdma_write_from(
+        &mut self,
+        channel_info: &[u8],
+        data: Vec<u8>,
+        start: usize,
+    ) -> Result<TransferId, TransferError> {
+        let len = data.len().saturating_sub(start);
         let descs = self.start_transfer(channel_info)?;
         let room = crate::descriptor::total_length(&descs);
-        if data.len() as u64 > room {
-            return Err(TransferError::DataTooLong {
-                len: data.len(),
-                room,
-            });
+        if len as u64 > room {
+            return Err(TransferError::DataTooLong { len, room });
         }
-        Ok(self.push_transfer(data, &descs, false))
+        Ok(self.push_transfer(data, start, &descs, false))
     }
 
     fn start_transfer(
@@ -546,6 +572,7 @@ impl<Q: QueuePair> Driver<Q> {
     fn push_transfer(
         &mut self,
         data: Vec<u8>,
+        start: usize,
         descs: &[BufferDescriptorV1],
         read: bool,
     ) -> TransferId {
@@ -553,7 +580,8 @@ impl<Q: QueuePair> Driver<Q> {
         self.next_transfer = self.next_transfer.saturating_add(1);
         let chunk = self.data_pool.chunk_size();
         let mut todo = VecDeque::new();
-        let mut data_offset = 0usize;
+        let start = start.min(data.len());
+        let mut data_offset = start;
         'descs: for d in descs {
             let mut done = 0u32;
             while done < d.length {
@@ -580,6 +608,7 @@ impl<Q: QueuePair> Driver<Q> {
         let transfer = Transfer {
             id,
             data,
+            start,
             read,
             todo,
             in_flight: 0,
@@ -603,7 +632,7 @@ impl<Q: QueuePair> Driver<Q> {
         } else {
             DriverEvent::WriteDone {
                 id: t.id,
-                len: t.data.len(),
+                len: t.data.len().saturating_sub(t.start),
             }
         });
     }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use smb_proto::{Batch, Connection, Item, Reply, SessionEvent, Work};
 use smb_vfs::Vfs;
+use smb_wire::file::{channel, ReadResponse};
 use smb_wire::message::{Request, Response};
 use smb_wire::misc::OplockBreak;
 use smb_wire::NtStatus;
@@ -23,8 +24,59 @@ pub trait Sink {
     /// Queue one transport message (the first [`smb_proto::FRAME_PREFIX`] bytes hold the
     /// NetBIOS header, which a non-TCP transport skips).
     fn send(&self, frame: Vec<u8>);
+    /// Like [`Sink::send`], and invalidate the peer's memory registration `token` with it
+    /// (SMB Direct: the reply to a READ/WRITE with SMB2_CHANNEL_RDMA_V1_INVALIDATE).
+    fn send_invalidate(&self, frame: Vec<u8>, token: u32) {
+        let _ = token;
+        self.send(frame);
+    }
     /// Ask the transport to close the connection.
     fn close(&self);
+    /// RDMA data movement, on a transport that has it (SMB Direct).
+    fn rdma(&self) -> Option<&dyn RdmaChannel> {
+        None
+    }
+    /// The transport's own counters, for the status page.
+    fn counters(&self) -> Option<TransportCounters> {
+        None
+    }
+}
+
+/// The data path of READ/WRITE with an RDMA channel (MS-SMB2 3.3.5.12, 3.3.5.13): the
+/// client names its registered buffers in the request's channel information.
+pub trait RdmaChannel {
+    /// What the channel information's buffer descriptors describe (INVALID_PARAMETER
+    /// when they are malformed).
+    fn describe(&self, channel_info: &[u8]) -> Result<ChannelInfo, NtStatus>;
+    /// The largest message the peer reassembles: a READ answered inline must fit it.
+    fn max_inline(&self) -> usize;
+    /// RDMA-reads the first `len` bytes the descriptors describe (a WRITE's data).
+    fn pull(
+        &self,
+        channel_info: &[u8],
+        len: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u8>, NtStatus>>>>;
+    /// RDMA-writes `data[start..]` (a READ's data) into the client's buffers; returns the
+    /// bytes written once they are there.
+    fn push(
+        &self,
+        channel_info: &[u8],
+        data: Vec<u8>,
+        start: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<usize, NtStatus>>>>;
+}
+
+/// A transport's traffic counters (SMB Direct: the verbs work it did).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransportCounters {
+    pub sends: u64,
+    pub recvs: u64,
+    pub rdma_reads: u64,
+    pub rdma_writes: u64,
+    /// WRITE data pulled from the client by RDMA read.
+    pub rdma_read_bytes: u64,
+    /// READ data pushed to the client by RDMA write.
+    pub rdma_write_bytes: u64,
 }
 
 /// A connection's shared pieces; every in-flight request task holds an `Rc` of it.
@@ -37,6 +89,24 @@ pub struct Conn<V: Vfs> {
     pub(crate) proto: RefCell<Connection>,
     pub(crate) st: RefCell<ConnState<V>>,
     pub(crate) sink: Box<dyn Sink>,
+}
+
+/// What [`RdmaChannel::describe`] finds in a READ/WRITE's channel information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// Bytes the buffer descriptors describe, all together.
+    pub len: u64,
+    /// The first descriptor's token: the registration SMB2_CHANNEL_RDMA_V1_INVALIDATE
+    /// asks the server to invalidate with its reply.
+    pub token: u32,
+}
+
+/// Room a READ reply needs besides its data (SMB2 header, READ response, transform
+/// header when encrypted), when deciding whether it fits one SMB Direct message.
+const READ_REPLY_ROOM: usize = 64 + 16 + 52 + 64;
+
+fn is_rdma(ch: u32) -> bool {
+    ch == channel::RDMA_V1 || ch == channel::RDMA_V1_INVALIDATE
 }
 
 /// SMB2_LOCKFLAG_UNLOCK and SMB2_LOCKFLAG_FAIL_IMMEDIATELY (MS-SMB2 2.2.26.1).
@@ -375,9 +445,115 @@ impl<V: Vfs> Conn<V> {
         }
     }
 
+    /// Before a batch executes, on an RDMA transport: pull the data of each WRITE with an
+    /// RDMA channel from the client (it then executes as an ordinary WRITE, here or at the
+    /// session's home connection), and turn each READ with an RDMA channel into an
+    /// ordinary READ whose data [`Conn::rdma_out`] pushes afterwards. Returns those READs
+    /// (item index, channel information) and the client's registration to invalidate
+    /// with the reply. Malformed channels are answered INVALID_PARAMETER here.
+    async fn rdma_in(&self, batch: &mut Batch) -> (Vec<(usize, Vec<u8>)>, Option<u32>) {
+        let mut reads = Vec::new();
+        let mut invalidate = None;
+        let Some(rdma) = self.sink.rdma() else {
+            // On TCP an RDMA channel is refused by READ/WRITE themselves.
+            return (reads, invalidate);
+        };
+        for (i, item) in batch.items.iter_mut().enumerate() {
+            let answer = match &mut item.work {
+                Work::Request(Request::Write(w)) if is_rdma(w.channel) => {
+                    match rdma.describe(&w.write_channel_info) {
+                        Err(s) => Some(s),
+                        Ok(_) if !w.data.is_empty() => Some(NtStatus::INVALID_PARAMETER),
+                        Ok(ch) if u64::from(w.remaining_bytes) > ch.len => {
+                            Some(NtStatus::INVALID_PARAMETER)
+                        }
+                        Ok(ch) => {
+                            let len = w.remaining_bytes as usize;
+                            match rdma.pull(&w.write_channel_info, len).await {
+                                Ok(data) => {
+                                    if w.channel == channel::RDMA_V1_INVALIDATE {
+                                        invalidate = Some(ch.token);
+                                    }
+                                    w.data = data.into();
+                                    w.channel = channel::NONE;
+                                    w.remaining_bytes = 0;
+                                    w.write_channel_info.clear();
+                                    None
+                                }
+                                Err(s) => Some(s),
+                            }
+                        }
+                    }
+                }
+                Work::Request(Request::Read(r)) if is_rdma(r.channel) => {
+                    match rdma.describe(&r.read_channel_info) {
+                        Err(s) => Some(s),
+                        Ok(ch) if u64::from(r.length) > ch.len => Some(NtStatus::INVALID_PARAMETER),
+                        Ok(ch) => {
+                            if r.channel == channel::RDMA_V1_INVALIDATE {
+                                invalidate = Some(ch.token);
+                            }
+                            reads.push((i, std::mem::take(&mut r.read_channel_info)));
+                            r.channel = channel::NONE;
+                            None
+                        }
+                    }
+                }
+                // Answered inline, the data must fit one SMB Direct message.
+                Work::Request(Request::Read(r))
+                    if r.length as usize > rdma.max_inline().saturating_sub(READ_REPLY_ROOM) =>
+                {
+                    Some(NtStatus::INVALID_PARAMETER)
+                }
+                _ => None,
+            };
+            if let Some(status) = answer {
+                item.work = Work::Answered;
+                item.reply = Reply::Err(status);
+            }
+        }
+        (reads, invalidate)
+    }
+
+    /// After a batch executed: push the data of each READ [`Conn::rdma_in`] set aside into
+    /// the client's buffers; the reply then carries no data, and DataRemaining says how
+    /// much went by RDMA.
+    async fn rdma_out(&self, batch: &mut Batch, reads: Vec<(usize, Vec<u8>)>) {
+        let Some(rdma) = self.sink.rdma() else {
+            return;
+        };
+        for (i, info) in reads {
+            let Some(item) = batch.items.get_mut(i) else {
+                continue;
+            };
+            let (status, pushed) = match std::mem::replace(&mut item.reply, Reply::None) {
+                Reply::ReadData(d) => (d.status, rdma.push(&info, d.buf, d.headroom).await),
+                Reply::Ok(status, Response::Read(r)) => (status, rdma.push(&info, r.data, 0).await),
+                other => {
+                    item.reply = other;
+                    continue;
+                }
+            };
+            item.reply = match pushed
+                .and_then(|n| u32::try_from(n).map_err(|_| NtStatus::INVALID_PARAMETER))
+            {
+                Ok(n) => Reply::Ok(
+                    status,
+                    Response::Read(ReadResponse {
+                        data_remaining: n,
+                        data: Vec::new(),
+                        flags: 0,
+                    }),
+                ),
+                Err(s) => Reply::Err(s),
+            };
+        }
+    }
+
     /// Execute a batch in order (a compound's requests depend on each other) and send the
     /// joined reply.
     async fn run_batch(self: Rc<Self>, mut batch: Batch) {
+        let (rdma_reads, invalidate) = self.rdma_in(&mut batch).await;
         if let Some(home) = self.home_of(&batch) {
             self.forward_batch(home, &mut batch).await;
         }
@@ -422,6 +598,7 @@ impl<V: Vfs> Conn<V> {
                 }
             }
         }
+        self.rdma_out(&mut batch, rdma_reads).await;
         let out = {
             let mut proto = self.proto.borrow_mut();
             let out = proto.finish(batch);
@@ -431,8 +608,10 @@ impl<V: Vfs> Conn<V> {
             }
             out
         };
-        if let Some(frame) = out {
-            self.sink.send(frame);
+        match (out, invalidate) {
+            (Some(frame), Some(token)) => self.sink.send_invalidate(frame, token),
+            (Some(frame), None) => self.sink.send(frame),
+            (None, _) => {}
         }
         self.session_events().await;
         self.publish_status();
@@ -495,6 +674,7 @@ impl<V: Vfs> Conn<V> {
             opens,
             bytes_in: stats.bytes_in,
             bytes_out: stats.bytes_out,
+            transport_counters: self.sink.counters(),
         });
     }
 

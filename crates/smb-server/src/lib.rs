@@ -9,6 +9,7 @@
 
 mod catalog;
 pub mod conn;
+pub mod direct;
 mod errno;
 mod exec;
 mod files;

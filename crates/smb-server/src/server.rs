@@ -59,6 +59,8 @@ pub struct ConnStatus {
     pub opens: usize,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// The transport's own counters (SMB Direct: sends, receives, RDMA reads/writes).
+    pub transport_counters: Option<crate::conn::TransportCounters>,
 }
 
 /// The server shared by all worker threads.

@@ -21,6 +21,10 @@
 //!   the peer vanish after N work requests, or a fatal QP error now ([`EmuQp::qp_error`]).
 //! - **Limits**: posting beyond the queue depths is refused with
 //!   [`VerbsError::QueueFull`]; a completion queue that overflows is a fatal QP error.
+//! - **Notification** ([`EmuQp::set_doorbell`]): the stand-in for a completion channel's
+//!   fd. An endpoint's doorbell rings when it has work to do: it posted to its send queue
+//!   (the WRs run at its next poll), the peer's send queue ran (a receive may have
+//!   completed), the peer disconnected, or the QP failed.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -242,12 +246,32 @@ impl End {
     }
 }
 
+/// What an endpoint's owner is called with when the endpoint has something to poll.
+pub type Doorbell = Arc<dyn Fn() + Send + Sync>;
+
+#[derive(Default)]
+struct Bells([Option<Doorbell>; 2]);
+
+impl std::fmt::Debug for Bells {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(Option::is_some))
+            .finish()
+    }
+}
+
 #[derive(Debug)]
 struct Link {
     ends: [End; 2],
+    bells: Bells,
 }
 
 impl Link {
+    /// The doorbell of endpoint `who`, to ring once the lock is released.
+    fn bell(&self, who: usize) -> Option<Doorbell> {
+        self.bells.0.get(who).cloned().flatten()
+    }
+
     fn pair(&mut self, me: usize) -> Option<(&mut End, &mut End)> {
         let [a, b] = &mut self.ends;
         match me {
@@ -414,6 +438,20 @@ impl EmuQp {
             e.events.push_back(QpEvent::Fatal);
             e.fail();
         });
+        ring(self.bell_of(self.me));
+    }
+
+    /// Calls `bell` (from any thread, without the emulation's lock held) whenever this
+    /// endpoint has something to poll; see the module notes.
+    pub fn set_doorbell(&self, bell: Doorbell) {
+        let mut link = lock(&self.link);
+        if let Some(slot) = link.bells.0.get_mut(self.me) {
+            *slot = Some(bell);
+        }
+    }
+
+    fn bell_of(&self, who: usize) -> Option<Doorbell> {
+        lock(&self.link).bell(who)
     }
 
     /// This endpoint disappears without a word (its host died).
@@ -594,7 +632,10 @@ impl QueuePair for EmuQp {
 
     fn poll_cq(&mut self, out: &mut Vec<Completion>, max: usize) -> Result<usize, VerbsError> {
         let mut link = lock(&self.link);
+        let before = link.ends.get(self.me).map_or(0, |e| e.executed);
         link.run(self.me);
+        let ran = link.ends.get(self.me).map_or(0, |e| e.executed) != before;
+        let peer_bell = if ran { link.bell(1 - self.me) } else { None };
         let Some(end) = link.ends.get_mut(self.me) else {
             return Err(VerbsError::NotConnected);
         };
@@ -607,6 +648,11 @@ impl QueuePair for EmuQp {
             out.push(c);
             n += 1;
         }
+        let more = !end.cq.is_empty();
+        let own_bell = if more { link.bell(self.me) } else { None };
+        drop(link);
+        ring(peer_bell);
+        ring(own_bell);
         Ok(n)
     }
 
@@ -624,15 +670,35 @@ impl QueuePair for EmuQp {
         }
         end.disconnected = true;
         end.fail();
-        if !peer.gone && !peer.disconnected {
+        let told = !peer.gone && !peer.disconnected;
+        if told {
             peer.events.push_back(QpEvent::Disconnected);
             peer.fail();
         }
+        let bells = (link.bell(self.me), told.then(|| link.bell(1 - self.me)).flatten());
+        drop(link);
+        ring(bells.0);
+        ring(bells.1);
+    }
+}
+
+fn ring(bell: Option<Doorbell>) {
+    if let Some(b) = bell {
+        b();
     }
 }
 
 impl EmuQp {
     fn post_sq(&mut self, wr: Wr) -> Result<(), VerbsError> {
+        let res = self.post_sq_locked(wr);
+        if res.is_ok() {
+            // The WR runs at this endpoint's next poll: tell its owner to poll.
+            ring(self.bell_of(self.me));
+        }
+        res
+    }
+
+    fn post_sq_locked(&mut self, wr: Wr) -> Result<(), VerbsError> {
         self.with_end(|e| {
             if e.sq_outstanding >= e.caps.send_wr {
                 return Err(VerbsError::QueueFull {
@@ -696,6 +762,8 @@ impl ConnectRequest for EmuRequest {
             server.state = State::Ready;
             client.state = State::Ready;
         }
+        // The client's early work requests may run now.
+        ring(lock(&self.link).bell(0));
         Ok(EmuQp {
             link: self.link,
             me: 1,
@@ -709,6 +777,9 @@ impl ConnectRequest for EmuRequest {
             client.events.push_back(QpEvent::Disconnected);
             client.fail();
         }
+        let bell = link.bell(0);
+        drop(link);
+        ring(bell);
     }
 }
 
@@ -743,6 +814,7 @@ impl EmuListener {
             rd_atom: 0,
         };
         let link = Arc::new(Mutex::new(Link {
+            bells: Bells::default(),
             ends: [
                 End::new(self.limits, caps, State::Connecting),
                 End::new(self.limits, unaccepted, State::Connecting),

@@ -42,12 +42,9 @@ pub fn start(tag: &str, users: &[(&str, &str)]) -> Running {
     start_with(tag, users, smb_vfs::UringVfs::new)
 }
 
-/// Like [`start`], with the VFS `make_vfs` builds on each worker thread.
-pub fn start_with<V: smb_vfs::Vfs>(
-    tag: &str,
-    users: &[(&str, &str)],
-    make_vfs: impl Fn() -> V + Send + Sync + 'static,
-) -> Running {
+/// A server (not yet serving) with one share `data` in `tempdir(tag)/share` for `users`;
+/// returns it with the base directory and the share's path.
+pub fn server(tag: &str, users: &[(&str, &str)]) -> (std::sync::Arc<Server>, PathBuf, PathBuf) {
     let base = tempdir(tag);
     let share = base.join("share");
     std::fs::create_dir_all(&share).unwrap();
@@ -84,7 +81,16 @@ pub fn start_with<V: smb_vfs::Vfs>(
         String::new(),
         cfg,
     );
-    let server = Server::new(catalog);
+    (Server::new(catalog), base, share)
+}
+
+/// Like [`start`], with the VFS `make_vfs` builds on each worker thread.
+pub fn start_with<V: smb_vfs::Vfs>(
+    tag: &str,
+    users: &[(&str, &str)],
+    make_vfs: impl Fn() -> V + Send + Sync + 'static,
+) -> Running {
+    let (server, base, share) = server(tag, users);
     let listener = smb_server::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, rx) = tokio::sync::watch::channel(false);

@@ -1,0 +1,610 @@
+//! SMB over SMB Direct, the whole stack in one process: the real server (`Conn`, the
+//! command handlers, io_uring VFS) behind `smb_server::direct::connection`, the MS-SMBD
+//! driver on both sides, and smb-direct's in-memory verbs emulation in between. The client
+//! is the test client of the TCP transcripts, riding an SMBD client driver; it registers
+//! its own memory for RDMA READ/WRITE, as a Windows or Linux client does.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use smb_direct::descriptor::{encode_descriptors, BufferDescriptorV1};
+use smb_direct::driver::qp_caps;
+use smb_direct::verbs::emu::{EmuListener, EmuQp};
+use smb_direct::verbs::{Access, DeviceLimits, Listener, QueuePair, Region};
+use smb_direct::{Config, Driver, DriverConfig, DriverEvent, Role};
+use smb_server::direct::{DirectOptions, NotifyWakeup};
+use smb_server::Server;
+use smb_test_support::client::{Client, Reply, Transport};
+use smb_wire::file::{channel, CloseRequest, ReadRequest, WriteRequest};
+use smb_wire::header::Command;
+use smb_wire::message::{Request, Response};
+use smb_wire::misc::EchoRequest;
+use smb_wire::NtStatus;
+
+const USER: (&str, &str) = ("alice", "wonderland");
+
+/// A doorbell the test thread sleeps on.
+#[derive(Default)]
+struct Bell {
+    rung: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Bell {
+    fn ring(&self) {
+        *self.rung.lock().unwrap() = true;
+        self.cv.notify_all();
+    }
+
+    fn wait(&self, timeout: Duration) {
+        let g = self.rung.lock().unwrap();
+        let (mut g, _) = self.cv.wait_timeout_while(g, timeout, |r| !*r).unwrap();
+        *g = false;
+    }
+}
+
+/// The client end: an SMBD client driver on an emulated QP.
+struct Smbd {
+    driver: Driver<EmuQp>,
+    bell: Arc<Bell>,
+    closed: bool,
+}
+
+impl Smbd {
+    /// Pumps the driver until `want` takes an event, or 10 s pass.
+    fn pump<T>(&mut self, mut want: impl FnMut(DriverEvent) -> Option<T>) -> Option<T> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            self.driver.process(Instant::now());
+            while let Some(ev) = self.driver.poll_event() {
+                if let DriverEvent::Closed { .. } = ev {
+                    self.closed = true;
+                    return None;
+                }
+                if let Some(t) = want(ev) {
+                    return Some(t);
+                }
+            }
+            self.bell.wait(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Memory the server may RDMA-read and -write, filled with `data`.
+    fn buffer(&mut self, data: &[u8]) -> Region {
+        let r = self
+            .driver
+            .qp_mut()
+            .register(data.len() as u64, Access::REMOTE_RW)
+            .unwrap();
+        let sge = r.sge(0, data.len() as u32).unwrap();
+        self.driver.qp_mut().write_local(sge, data).unwrap();
+        r
+    }
+
+    fn read_buffer(&self, r: &Region, len: usize) -> Vec<u8> {
+        let mut out = vec![0; len];
+        let sge = r.sge(0, len as u32).unwrap();
+        self.driver.qp().read_local(sge, &mut out).unwrap();
+        out
+    }
+}
+
+/// The test client's transport: frames in and out as SMBD messages (no NetBIOS header).
+struct SmbdTransport(Arc<Mutex<Smbd>>);
+
+impl Transport for SmbdTransport {
+    fn send(&mut self, frame: &[u8]) {
+        let mut s = self.0.lock().unwrap();
+        let msg = frame[4..].to_vec();
+        if s.driver.send_message(msg).is_err() {
+            s.closed = true;
+        }
+        // Post the fragments, then let the emulation execute what was posted.
+        s.driver.process(Instant::now());
+        s.driver.process(Instant::now());
+    }
+
+    fn recv(&mut self) -> Option<Vec<u8>> {
+        let mut s = self.0.lock().unwrap();
+        s.pump(|ev| match ev {
+            DriverEvent::Message(m) => Some(m),
+            _ => None,
+        })
+    }
+}
+
+/// The server side: the real server on a worker thread, serving each emulated
+/// connection request it is handed.
+struct Rig {
+    server: Arc<Server>,
+    share: std::path::PathBuf,
+    base: std::path::PathBuf,
+    /// Accepted connections for the server thread to serve.
+    requests: std::sync::mpsc::Sender<Driver<EmuQp>>,
+    listener: EmuListener,
+    stop: tokio::sync::watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        let (tx, _) = std::sync::mpsc::channel();
+        self.requests = tx;
+        if let Some(t) = self.thread.take() {
+            t.join().expect("server thread panicked");
+        }
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+fn rig(tag: &str) -> Rig {
+    let (server, base, share) = common::server(tag, &[USER]);
+    let (requests, rx) = std::sync::mpsc::channel::<Driver<EmuQp>>();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let srv = server.clone();
+    let thread = std::thread::spawn(move || {
+        tokio_uring::start(async move {
+            let vfs = smb_vfs::UringVfs::new();
+            let mut tasks = Vec::new();
+            loop {
+                match rx.try_recv() {
+                    Ok(driver) => {
+                        let notify = Arc::new(tokio::sync::Notify::new());
+                        let n = notify.clone();
+                        driver.qp().set_doorbell(Arc::new(move || n.notify_one()));
+                        tasks.push(tokio_uring::spawn(smb_server::direct::connection(
+                            srv.clone(),
+                            vfs.clone(),
+                            driver,
+                            NotifyWakeup(notify),
+                            stop_rx.clone(),
+                        )));
+                    }
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {
+                        if *stop_rx.borrow() {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                }
+            }
+            for t in tasks {
+                t.await.expect("connection task");
+            }
+        });
+    });
+    Rig {
+        server,
+        share,
+        base,
+        requests,
+        listener: EmuListener::new(DeviceLimits::default()),
+        stop,
+        thread: Some(thread),
+    }
+}
+
+impl Rig {
+    /// A new SMB Direct connection, negotiated.
+    fn connect(&mut self) -> (Client, Arc<Mutex<Smbd>>) {
+        let limits = DeviceLimits::default();
+        let dc = DriverConfig::default();
+        let (caps, cfg) = qp_caps(&limits, &Config::default(), &dc).unwrap();
+        let qp = self.listener.connect(caps);
+        let bell = Arc::new(Bell::default());
+        let b = bell.clone();
+        qp.set_doorbell(Arc::new(move || b.ring()));
+        // Accepted here, before the client's first send can race the server's first
+        // posted receive (the emulation has no RNR retries).
+        let req = self.listener.poll_request().unwrap().unwrap();
+        let opts = DirectOptions::default();
+        let server = Driver::accept(
+            req,
+            opts.smbd_config(),
+            opts.driver_config(),
+            Instant::now(),
+        )
+        .expect("accept");
+        self.requests.send(server).unwrap();
+        let driver = Driver::new(qp, Role::Client, cfg, dc, Instant::now()).unwrap();
+        let mut smbd = Smbd {
+            driver,
+            bell,
+            closed: false,
+        };
+        let n = smbd
+            .pump(|ev| match ev {
+                DriverEvent::Negotiated(n) => Some(n),
+                _ => None,
+            })
+            .expect("SMB Direct negotiation");
+        assert_eq!(n.max_read_write_size, 8 * 1024 * 1024);
+        let smbd = Arc::new(Mutex::new(smbd));
+        let client = Client::over(Box::new(SmbdTransport(smbd.clone())));
+        (client, smbd)
+    }
+
+    /// Waits until the server has no connection left (every open released).
+    fn wait_idle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.server.connections().is_empty() && self.server.open_count() == 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!(
+            "server still has {} connections, {} opens",
+            self.server.connections().len(),
+            self.server.open_count()
+        );
+    }
+}
+
+fn logged_in(rig: &mut Rig) -> (Client, Arc<Mutex<Smbd>>) {
+    let (mut c, smbd) = rig.connect();
+    let r = c.negotiate(&[0x0311, 0x0302, 0x0300]);
+    assert_eq!(r.status, NtStatus::SUCCESS);
+    assert_eq!(c.login(USER.0, USER.1), NtStatus::SUCCESS);
+    assert_eq!(c.tree_connect("\\\\nas\\data"), NtStatus::SUCCESS);
+    (c, smbd)
+}
+
+/// Credit charge of a READ/WRITE of `len` bytes (one per 64 KiB).
+fn charge(len: usize) -> u16 {
+    len.div_ceil(65536).max(1) as u16
+}
+
+fn send(c: &mut Client, cmd: Command, body: &Request, len: usize) -> Reply {
+    let mut m = c.build(cmd, body, charge(len));
+    c.sign(&mut m);
+    c.send_framed(&m);
+    c.recv_reply().expect("a reply")
+}
+
+fn descriptors(r: &Region, pieces: &[(u64, u32)]) -> Vec<u8> {
+    let list: Vec<BufferDescriptorV1> = pieces
+        .iter()
+        .map(|(off, len)| BufferDescriptorV1 {
+            offset: r.addr + off,
+            token: r.rkey,
+            length: *len,
+        })
+        .collect();
+    encode_descriptors(&list)
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 12) as u8)
+        .collect()
+}
+
+fn write_req(
+    file_id: smb_wire::FileId,
+    offset: u64,
+    ch: u32,
+    info: Vec<u8>,
+    remaining: u32,
+    data: Vec<u8>,
+) -> Request {
+    Request::Write(WriteRequest {
+        offset,
+        file_id,
+        channel: ch,
+        remaining_bytes: remaining,
+        write_channel_info: info,
+        flags: 0,
+        data: data.into(),
+    })
+}
+
+fn read_req(
+    file_id: smb_wire::FileId,
+    offset: u64,
+    length: u32,
+    ch: u32,
+    info: Vec<u8>,
+) -> Request {
+    Request::Read(ReadRequest {
+        padding: 0x50,
+        flags: 0,
+        length,
+        offset,
+        file_id,
+        minimum_count: 0,
+        channel: ch,
+        remaining_bytes: 0,
+        read_channel_info: info,
+    })
+}
+
+#[test]
+fn a_session_over_smb_direct_reads_and_writes_by_rdma_and_inline() {
+    let mut rig = rig("smbd-io");
+    let (mut c, smbd) = logged_in(&mut rig);
+    let fid = c.create("big.bin", 5, 0).expect("create");
+
+    // An inline WRITE of 600 KiB: one SMB2 message in ~470 SMBD fragments, reassembled.
+    let inline = pattern(600 * 1024, 1);
+    let r = send(
+        &mut c,
+        Command::WRITE,
+        &write_req(fid, 0, channel::NONE, Vec::new(), 0, inline.clone()),
+        inline.len(),
+    );
+    assert_eq!(r.status, NtStatus::SUCCESS);
+
+    // A 3 MiB WRITE by RDMA read from three separate pieces of the client's memory
+    // (multi-descriptor), at offset 1 MiB.
+    let big = pattern(3 * 1024 * 1024, 7);
+    let buf = smbd.lock().unwrap().buffer(&big);
+    let mib = 1024 * 1024;
+    let info = descriptors(
+        &buf,
+        &[(0, mib as u32), (mib, mib as u32), (2 * mib, mib as u32)],
+    );
+    let r = send(
+        &mut c,
+        Command::WRITE,
+        &write_req(
+            fid,
+            mib,
+            channel::RDMA_V1,
+            info,
+            big.len() as u32,
+            Vec::new(),
+        ),
+        big.len(),
+    );
+    assert_eq!(r.status, NtStatus::SUCCESS);
+    match r.body() {
+        Response::Write(w) => assert_eq!(w.count as usize, big.len()),
+        other => panic!("{other:?}"),
+    }
+    let on_disk = std::fs::read(rig.share.join("big.bin")).unwrap();
+    assert_eq!(&on_disk[..inline.len()], &inline[..]);
+    assert_eq!(&on_disk[mib as usize..], &big[..]);
+
+    // Read it back by RDMA write into four descriptors, with invalidation of the buffer.
+    let target = smbd.lock().unwrap().buffer(&vec![0u8; big.len()]);
+    let q = big.len() as u64 / 4;
+    let info = descriptors(
+        &target,
+        &[
+            (0, q as u32),
+            (q, q as u32),
+            (2 * q, q as u32),
+            (3 * q, q as u32),
+        ],
+    );
+    let r = send(
+        &mut c,
+        Command::READ,
+        &read_req(
+            fid,
+            mib,
+            big.len() as u32,
+            channel::RDMA_V1_INVALIDATE,
+            info,
+        ),
+        big.len(),
+    );
+    assert_eq!(r.status, NtStatus::SUCCESS);
+    match r.body() {
+        Response::Read(rd) => {
+            assert!(rd.data.is_empty(), "RDMA READ carries no inline data");
+            assert_eq!(rd.data_remaining as usize, big.len());
+        }
+        other => panic!("{other:?}"),
+    }
+    {
+        let s = smbd.lock().unwrap();
+        assert_eq!(s.read_buffer(&target, big.len()), big);
+        assert!(
+            !s.driver.qp().rkey_valid(target.rkey),
+            "the reply invalidated the buffer"
+        );
+        assert!(s.driver.qp().rkey_valid(buf.rkey));
+    }
+
+    // An inline READ of 200 KiB comes back fragmented in the reply.
+    let r = send(
+        &mut c,
+        Command::READ,
+        &read_req(fid, 0, 200 * 1024, channel::NONE, Vec::new()),
+        200 * 1024,
+    );
+    match r.body() {
+        Response::Read(rd) => assert_eq!(rd.data, inline[..200 * 1024]),
+        other => panic!("{other:?}"),
+    }
+
+    // The server's own counters for this channel saw the RDMA traffic.
+    let st = rig.server.connections();
+    assert_eq!(st.len(), 1);
+    assert_eq!(st[0].transport, "smbdirect");
+    let t = st[0].transport_counters.expect("SMB Direct counters");
+    assert_eq!(t.rdma_read_bytes, big.len() as u64);
+    assert_eq!(t.rdma_write_bytes, big.len() as u64);
+    // ~460 fragments of the inline WRITE alone (the client sends 1364-byte messages).
+    assert!(t.recvs > 450 && t.sends > 5, "{t:?}");
+
+    let r = c
+        .call(
+            Command::CLOSE,
+            &Request::Close(CloseRequest {
+                flags: 0,
+                file_id: fid,
+            }),
+        )
+        .unwrap();
+    assert_eq!(r.status, NtStatus::SUCCESS);
+    smbd.lock().unwrap().driver.close();
+    drop(c);
+    rig.wait_idle();
+}
+
+#[test]
+fn credits_keep_flowing_past_the_initial_grant() {
+    // 600 round trips: far more SMBD messages than one grant of 255 credits.
+    let mut rig = rig("smbd-credits");
+    let (mut c, smbd) = logged_in(&mut rig);
+    for _ in 0..600 {
+        let r = c.call(Command::ECHO, &Request::Echo(EchoRequest)).unwrap();
+        assert_eq!(r.status, NtStatus::SUCCESS);
+    }
+    assert!(!smbd.lock().unwrap().closed);
+}
+
+#[test]
+fn rdma_channels_are_checked_before_any_transfer() {
+    let mut rig = rig("smbd-channels");
+    let (mut c, smbd) = logged_in(&mut rig);
+    let fid = c.create("f.bin", 5, 0).expect("create");
+    let buf = smbd.lock().unwrap().buffer(&[0u8; 4096]);
+
+    // A READ asking for more than its descriptors hold.
+    let info = descriptors(&buf, &[(0, 4096)]);
+    let r = send(
+        &mut c,
+        Command::READ,
+        &read_req(fid, 0, 8192, channel::RDMA_V1, info.clone()),
+        8192,
+    );
+    assert_eq!(r.status, NtStatus::INVALID_PARAMETER);
+    // A WRITE whose RemainingBytes exceed them.
+    let r = send(
+        &mut c,
+        Command::WRITE,
+        &write_req(fid, 0, channel::RDMA_V1, info.clone(), 8192, Vec::new()),
+        8192,
+    );
+    assert_eq!(r.status, NtStatus::INVALID_PARAMETER);
+    // A WRITE with both inline data and an RDMA channel.
+    let r = send(
+        &mut c,
+        Command::WRITE,
+        &write_req(fid, 0, channel::RDMA_V1, info.clone(), 4, vec![1, 2, 3, 4]),
+        4,
+    );
+    assert_eq!(r.status, NtStatus::INVALID_PARAMETER);
+    // The RDMA transform channel is not offered.
+    let r = send(
+        &mut c,
+        Command::READ,
+        &read_req(fid, 0, 4096, channel::RDMA_TRANSFORM, info),
+        4096,
+    );
+    assert_eq!(r.status, NtStatus::INVALID_PARAMETER);
+    // Channel information that is not a whole number of descriptors.
+    let r = send(
+        &mut c,
+        Command::READ,
+        &read_req(fid, 0, 16, channel::RDMA_V1, vec![0; 10]),
+        16,
+    );
+    assert_eq!(r.status, NtStatus::INVALID_PARAMETER);
+    // A zero-length RDMA WRITE moves nothing and succeeds.
+    let info = descriptors(&buf, &[(0, 4096)]);
+    let r = send(
+        &mut c,
+        Command::WRITE,
+        &write_req(fid, 0, channel::RDMA_V1, info, 0, Vec::new()),
+        0,
+    );
+    assert_eq!(r.status, NtStatus::SUCCESS);
+    // The connection is still good.
+    assert_eq!(
+        c.call(Command::ECHO, &Request::Echo(EchoRequest))
+            .unwrap()
+            .status,
+        NtStatus::SUCCESS
+    );
+}
+
+#[test]
+fn descriptors_outside_registered_memory_end_the_connection_cleanly() {
+    let mut rig = rig("smbd-badmem");
+    let (mut c, smbd) = logged_in(&mut rig);
+    let fid = c.create("victim.bin", 5, 0).expect("create");
+    let buf = smbd.lock().unwrap().buffer(&[9u8; 4096]);
+    // 64 KiB starting inside a 4 KiB region: the RDMA read fails at the client's HCA.
+    let info = descriptors(&buf, &[(0, 65536)]);
+    let mut m = c.build(
+        Command::WRITE,
+        &write_req(fid, 0, channel::RDMA_V1, info, 65536, Vec::new()),
+        1,
+    );
+    c.sign(&mut m);
+    c.send_framed(&m);
+    assert!(c.recv_reply().is_none(), "the server disconnects");
+    assert!(smbd.lock().unwrap().closed);
+    rig.wait_idle();
+    // Nothing was written, and the server serves the next client.
+    assert_eq!(
+        std::fs::metadata(rig.share.join("victim.bin"))
+            .unwrap()
+            .len(),
+        0
+    );
+    let (mut c2, _s2) = logged_in(&mut rig);
+    assert!(c2.create("victim.bin", 1, 0).is_ok());
+}
+
+#[test]
+fn a_descriptor_longer_than_the_negotiated_limit_ends_the_connection() {
+    let mut rig = rig("smbd-toolong");
+    let (mut c, smbd) = logged_in(&mut rig);
+    let fid = c.create("f.bin", 5, 0).expect("create");
+    let buf = smbd.lock().unwrap().buffer(&[0u8; 4096]);
+    // 16 MiB in one descriptor: twice the negotiated max read/write size.
+    let info = descriptors(&buf, &[(0, 16 * 1024 * 1024)]);
+    let mut m = c.build(
+        Command::READ,
+        &read_req(fid, 0, 4096, channel::RDMA_V1, info),
+        1,
+    );
+    c.sign(&mut m);
+    c.send_framed(&m);
+    // Answered INVALID_PARAMETER or disconnected: either way nothing moved.
+    match c.recv_reply() {
+        None => {}
+        Some(r) => assert_eq!(r.status, NtStatus::INVALID_PARAMETER),
+    }
+    assert_eq!(smbd.lock().unwrap().driver.qp().stats().rdma_write_bytes, 0);
+    smbd.lock().unwrap().driver.close();
+    rig.wait_idle();
+}
+
+#[test]
+fn a_client_vanishing_mid_read_is_cleaned_up() {
+    let mut rig = rig("smbd-vanish");
+    let (mut c, smbd) = logged_in(&mut rig);
+    let fid = c.create("data.bin", 5, 0).expect("create");
+    let data = pattern(1024 * 1024, 3);
+    std::fs::write(rig.share.join("data.bin"), &data).unwrap();
+    let target = smbd.lock().unwrap().buffer(&vec![0u8; data.len()]);
+    let info = descriptors(&target, &[(0, data.len() as u32)]);
+    let mut m = c.build(
+        Command::READ,
+        &read_req(fid, 0, data.len() as u32, channel::RDMA_V1, info),
+        charge(data.len()),
+    );
+    c.sign(&mut m);
+    c.send_framed(&m);
+    // The request is on the wire; the client's host dies before the data lands.
+    smbd.lock().unwrap().driver.qp().vanish();
+    rig.wait_idle();
+    let (mut c2, _s2) = logged_in(&mut rig);
+    assert!(
+        c2.create("data.bin", 1, 0).is_ok(),
+        "the open of the lost client is gone"
+    );
+}
