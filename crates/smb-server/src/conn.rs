@@ -101,9 +101,11 @@ pub struct ChannelInfo {
     pub token: u32,
 }
 
-/// Room a READ reply needs besides its data (SMB2 header, READ response, transform
-/// header when encrypted), when deciding whether it fits one SMB Direct message.
-const READ_REPLY_ROOM: usize = 64 + 16 + 52 + 64;
+/// Room a READ reply needs besides its data when deciding whether it fits one SMB Direct
+/// message: the SMB2 header and the READ response up to its data (DataOffset 0x50), and a
+/// transform header in case the session encrypts. The Linux client sizes signed reads to
+/// exactly this (its MaxFragmentedSize - 112 - 52).
+const READ_REPLY_ROOM: usize = 0x50 + 52;
 
 fn is_rdma(ch: u32) -> bool {
     ch == channel::RDMA_V1 || ch == channel::RDMA_V1_INVALIDATE
@@ -563,6 +565,7 @@ impl<V: Vfs> Conn<V> {
             match work {
                 Work::Answered => {
                     if let Reply::Err(s) = &item.reply {
+                        tracing::debug!(peer = %self.peer, command = ?item.hdr.command, status = ?s, signed = item.hdr.is_signed(), "request refused by the protocol layer");
                         chain.failed(*s, item.hdr.command);
                     }
                     self.end_previous_session(item).await;

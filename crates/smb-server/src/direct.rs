@@ -92,6 +92,15 @@ impl Wakeup for NotifyWakeup {
     }
 }
 
+/// What woke a connection's task, counted.
+#[derive(Debug, Default)]
+struct Wakes {
+    qp: u64,
+    kick: u64,
+    timer: u64,
+    slot: u64,
+}
+
 /// The result of a finished RDMA transfer, for the request waiting on it.
 enum Done {
     Read(Vec<u8>),
@@ -239,6 +248,31 @@ impl<Q: QueuePair> RdmaChannel for DirectSink<Q> {
     }
 }
 
+/// One line per received SMB2 message (trace level): its size, command and, for a WRITE,
+/// where its data sits, to compare with what the client meant to send.
+fn trace_message(peer: &str, m: &[u8]) {
+    let u16_at = |i: usize| {
+        m.get(i..i + 2)
+            .and_then(|b| <[u8; 2]>::try_from(b).ok())
+            .map_or(0, u16::from_le_bytes)
+    };
+    let u32_at = |i: usize| {
+        m.get(i..i + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(0, u32::from_le_bytes)
+    };
+    tracing::trace!(
+        peer,
+        len = m.len(),
+        command = u16_at(12),
+        message_id = u32_at(24),
+        flags = u32_at(16),
+        write_data_offset = u16_at(66),
+        write_length = u32_at(68),
+        "SMB Direct message"
+    );
+}
+
 /// The peer as a socket address (rdma_cm reports one; the emulation a name).
 fn peer_addr(name: &str) -> SocketAddr {
     name.parse()
@@ -275,6 +309,8 @@ pub async fn connection<V: Vfs, Q: QueuePair + 'static, W: Wakeup>(
     // Whole SMB2 messages not yet handed on (all request slots busy).
     let mut backlog: VecDeque<Vec<u8>> = VecDeque::new();
     let mut stopping = false;
+    // Why the task woke, for the close log: a busy loop shows here.
+    let mut wakes = Wakes::default();
     let reason = loop {
         let now = Instant::now();
         let mut closed = None;
@@ -286,7 +322,12 @@ pub async fn connection<V: Vfs, Q: QueuePair + 'static, W: Wakeup>(
                     DriverEvent::Negotiated(n) => {
                         tracing::debug!(peer = %peer_name, max_read_write = n.max_read_write_size, credits = n.receive_credit_target, "SMB Direct negotiated");
                     }
-                    DriverEvent::Message(m) => backlog.push_back(m),
+                    DriverEvent::Message(m) => {
+                        if tracing::enabled!(tracing::Level::TRACE) {
+                            trace_message(&peer_name, &m);
+                        }
+                        backlog.push_back(m);
+                    }
                     DriverEvent::ReadDone { id, data } => {
                         if let Some(tx) = shared.waiting.borrow_mut().remove(&id) {
                             let _ = tx.send(Done::Read(data));
@@ -328,10 +369,13 @@ pub async fn connection<V: Vfs, Q: QueuePair + 'static, W: Wakeup>(
             let _ = inflight.acquire().await;
         };
         tokio::select! {
-            _ = wake.wait() => {}
-            _ = shared.kick.notified() => {}
-            _ = timer => shared.driver.borrow_mut().handle_timeout(Instant::now()),
-            _ = slot => {}
+            _ = wake.wait() => wakes.qp += 1,
+            _ = shared.kick.notified() => wakes.kick += 1,
+            _ = timer => {
+                wakes.timer += 1;
+                shared.driver.borrow_mut().handle_timeout(Instant::now());
+            }
+            _ = slot => wakes.slot += 1,
             _ = shutdown.changed(), if !stopping => {
                 stopping = true;
                 shared.driver.borrow_mut().close();
@@ -349,6 +393,14 @@ pub async fn connection<V: Vfs, Q: QueuePair + 'static, W: Wakeup>(
         recvs = stats.recvs,
         rdma_read_bytes = stats.rdma_read_bytes,
         rdma_write_bytes = stats.rdma_write_bytes,
+        rdma_reads = stats.rdma_reads,
+        rdma_writes = stats.rdma_writes,
+        reads_in_flight_high = stats.reads_in_flight_high,
+        send_queue_stalls = stats.send_queue_stalls,
+        wakes_qp = wakes.qp,
+        wakes_kick = wakes.kick,
+        wakes_timer = wakes.timer,
+        wakes_slot = wakes.slot,
         "SMB Direct connection closed"
     );
     conn.shutdown().await;
@@ -483,9 +535,11 @@ pub mod rdma {
                             }
                         }
                     }
+                    server.set_smb_direct_serving(!tasks.is_empty());
                     for t in tasks {
                         let _ = t.await;
                     }
+                    server.set_smb_direct_serving(false);
                 })
             })?;
         Ok(Some(handle))

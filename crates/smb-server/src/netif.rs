@@ -1,7 +1,8 @@
 //! The network interfaces reported by FSCTL_QUERY_NETWORK_INTERFACE_INFO: every address of
 //! every interface that is up (getifaddrs), with the index, link speed and RDMA verdict
-//! nas-netif reads from sysfs. RDMA_CAPABLE is set exactly when nas-netif says
-//! `Capable`; that is what makes a Windows client open SMB Direct channels.
+//! nas-netif reads from sysfs. RDMA_CAPABLE is set exactly when nas-netif says `Capable`
+//! and this server is serving SMB Direct; that is what makes a Windows client open SMB
+//! Direct channels (advertised without a listener, it would try and fall back).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -49,7 +50,7 @@ struct Addr {
 
 /// Interfaces with their addresses. Loopback is listed only when nothing else is (so a
 /// client on the same machine still gets a true answer).
-pub(crate) fn interfaces() -> Vec<NetworkInterfaceInfo> {
+pub(crate) fn interfaces(smb_direct: bool) -> Vec<NetworkInterfaceInfo> {
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
         return Vec::new();
     };
@@ -74,12 +75,13 @@ pub(crate) fn interfaces() -> Vec<NetworkInterfaceInfo> {
                 .contains(nix::net::if_::InterfaceFlags::IFF_LOOPBACK),
         });
     }
-    build(&list, &netdevs())
+    build(&list, &netdevs(), smb_direct)
 }
 
-/// The entries for `addrs`, each interface looked up in `netdevs` by name. MS-SMB2
-/// 3.3.5.15.11: an interface without an index (0) is not listed.
-fn build(addrs: &[Addr], netdevs: &[Netdev]) -> Vec<NetworkInterfaceInfo> {
+/// The entries for `addrs`, each interface looked up in `netdevs` by name; RDMA_CAPABLE
+/// only with `smb_direct` (SMB Direct is being served). MS-SMB2 3.3.5.15.11: an interface
+/// without an index (0) is not listed.
+fn build(addrs: &[Addr], netdevs: &[Netdev], smb_direct: bool) -> Vec<NetworkInterfaceInfo> {
     let mut out = Vec::new();
     let mut lo = Vec::new();
     for a in addrs {
@@ -94,7 +96,7 @@ fn build(addrs: &[Addr], netdevs: &[Netdev]) -> Vec<NetworkInterfaceInfo> {
             continue;
         }
         let mut capability = RSS_CAPABLE;
-        if nd.is_some_and(|n| n.rdma.is_capable()) {
+        if smb_direct && nd.is_some_and(|n| n.rdma.is_capable()) {
             capability |= RDMA_CAPABLE;
         }
         let info = NetworkInterfaceInfo {
@@ -172,16 +174,27 @@ mod tests {
             addr("eth0:1", "192.168.1.3", false),
             addr("lo", "127.0.0.1", true),
         ];
-        let list = build(&addrs, &netdevs);
-        let got: Vec<(u32, u32, u64)> = list
-            .iter()
-            .map(|i| (i.if_index, i.capability, i.link_speed))
-            .collect();
+        let got = |smb_direct| -> Vec<(u32, u32, u64)> {
+            build(&addrs, &netdevs, smb_direct)
+                .iter()
+                .map(|i| (i.if_index, i.capability, i.link_speed))
+                .collect()
+        };
         assert_eq!(
-            got,
+            got(true),
             [
                 (5, RSS_CAPABLE | RDMA_CAPABLE, 56_000_000_000),
                 (5, RSS_CAPABLE | RDMA_CAPABLE, 56_000_000_000),
+                (2, RSS_CAPABLE, UNKNOWN_LINK_SPEED),
+                (2, RSS_CAPABLE, UNKNOWN_LINK_SPEED),
+            ]
+        );
+        // SMB Direct off (setting, or no listener): nothing is RDMA_CAPABLE.
+        assert_eq!(
+            got(false),
+            [
+                (5, RSS_CAPABLE, 56_000_000_000),
+                (5, RSS_CAPABLE, 56_000_000_000),
                 (2, RSS_CAPABLE, UNKNOWN_LINK_SPEED),
                 (2, RSS_CAPABLE, UNKNOWN_LINK_SPEED),
             ]
@@ -198,7 +211,7 @@ mod tests {
                 reason: "loopback interface".into(),
             },
         );
-        let list = build(&[addr("lo", "127.0.0.1", true)], &[lo]);
+        let list = build(&[addr("lo", "127.0.0.1", true)], &[lo], true);
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].capability, RSS_CAPABLE);
     }

@@ -77,6 +77,8 @@ pub struct Server {
     /// (`smb_proto::SessionEvent`) and read the others' through [`SessionTable`].
     sessions: Mutex<HashMap<u64, Registered>>,
     break_timeout_ms: AtomicU64,
+    /// SMB Direct listeners are up (FSCTL_QUERY_NETWORK_INTERFACE_INFO may say RDMA).
+    smb_direct: std::sync::atomic::AtomicBool,
 }
 
 impl Server {
@@ -89,7 +91,17 @@ impl Server {
             mailboxes: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             break_timeout_ms: AtomicU64::new(DEFAULT_BREAK_TIMEOUT.as_millis() as u64),
+            smb_direct: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Whether SMB Direct is being served (set by the SMB Direct listener).
+    pub fn smb_direct_serving(&self) -> bool {
+        self.smb_direct.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_smb_direct_serving(&self, on: bool) {
+        self.smb_direct.store(on, Ordering::Relaxed);
     }
 
     /// Set how long a conflicting open waits for an oplock/lease break acknowledgment.

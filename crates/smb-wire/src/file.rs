@@ -327,7 +327,11 @@ impl ReadResponse {
         out.put_u32(self.data_remaining);
         out.put_u32(self.flags);
         out.put_bytes(&self.data);
-        if self.data.is_empty() {
+        // StructureSize 17 counts one byte of Buffer: an empty READ reply carries a pad
+        // byte. An RDMA READ reply (its data went by RDMA, DataRemaining says how much)
+        // ends at DataOffset instead, as Windows and ksmbd send it: the Linux client reads
+        // exactly that far and would take a pad byte for the start of the next message.
+        if self.data.is_empty() && self.data_remaining == 0 {
             out.put_u8(0);
         }
     }

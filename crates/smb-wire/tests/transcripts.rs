@@ -519,3 +519,31 @@ fn read_response_data_at_0x50_without_copy() {
     let r = smb_wire::file::ReadResponse::decode(&out).unwrap();
     assert_eq!(r.data, b"hello");
 }
+
+#[test]
+fn rdma_read_response_ends_at_data_offset() {
+    // The data went by RDMA write: no data and no pad byte, so a client that reads up to
+    // DataOffset (the Linux client over SMB Direct) finds the next message right after.
+    let body = smb_wire::file::ReadResponse {
+        data_remaining: 1 << 20,
+        flags: 0,
+        data: Vec::new(),
+    };
+    let mut out = Vec::new();
+    resp_header(Command::READ, NtStatus::SUCCESS).encode(&mut out);
+    body.encode(&mut out);
+    assert_eq!(out.len(), 0x50);
+    let r = smb_wire::file::ReadResponse::decode(&out).unwrap();
+    assert_eq!((r.data_remaining, r.data.len()), (1 << 20, 0));
+
+    // An empty READ reply on TCP keeps the one byte StructureSize 17 counts.
+    let mut out = Vec::new();
+    resp_header(Command::READ, NtStatus::SUCCESS).encode(&mut out);
+    smb_wire::file::ReadResponse {
+        data_remaining: 0,
+        flags: 0,
+        data: Vec::new(),
+    }
+    .encode(&mut out);
+    assert_eq!(out.len(), 0x51);
+}

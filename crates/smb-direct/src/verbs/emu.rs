@@ -675,7 +675,10 @@ impl QueuePair for EmuQp {
             peer.events.push_back(QpEvent::Disconnected);
             peer.fail();
         }
-        let bells = (link.bell(self.me), told.then(|| link.bell(1 - self.me)).flatten());
+        let bells = (
+            link.bell(self.me),
+            told.then(|| link.bell(1 - self.me)).flatten(),
+        );
         drop(link);
         ring(bells.0);
         ring(bells.1);

@@ -398,8 +398,8 @@ impl Listener for RdmaListener {
                 id: ev.id,
                 limits,
                 peer: peer_of(ev.id),
-                peer_initiator_depth: ev.initiator_depth,
-                peer_responder_resources: ev.responder_resources,
+                may_initiate: ev.initiator_depth,
+                may_answer: ev.responder_resources,
             }));
         }
         Ok(None)
@@ -412,8 +412,13 @@ pub struct RdmaRequest {
     id: *mut sys::rdma_cm_id,
     limits: DeviceLimits,
     peer: String,
-    peer_initiator_depth: u8,
-    peer_responder_resources: u8,
+    /// The connect request's `initiator_depth`: rdma_cm states the peer's offer from our
+    /// side, so this is how many RDMA reads we may have outstanding (the peer's responder
+    /// resources; the Linux client offers 32). 0: not stated.
+    may_initiate: u8,
+    /// Its `responder_resources`: how many RDMA reads the peer will issue to us (its
+    /// initiator depth; 0 from SMB clients, which never read server memory).
+    may_answer: u8,
 }
 
 impl RdmaRequest {
@@ -439,8 +444,14 @@ impl Drop for RdmaRequest {
 impl ConnectRequest for RdmaRequest {
     type Qp = RdmaQp;
 
+    /// The device's limits, with the reads we may issue bounded by what the peer answers
+    /// (so the driver never posts more RDMA reads than the connection allows).
     fn device_limits(&self) -> DeviceLimits {
-        self.limits
+        let mut l = self.limits;
+        if self.may_initiate != 0 {
+            l.max_qp_rd_atom = l.max_qp_rd_atom.min(u32::from(self.may_initiate));
+        }
+        l
     }
 
     fn peer(&self) -> String {
@@ -517,8 +528,17 @@ impl ConnectRequest for RdmaRequest {
         // SAFETY: rdma_conn_param is plain data; all-zero is valid (no private data).
         let mut param: sys::rdma_conn_param = unsafe { std::mem::zeroed() };
         // What we accept of the peer's reads, and what we issue, bounded by both sides.
-        param.responder_resources = rd.min(self.peer_initiator_depth.max(1));
-        param.initiator_depth = rd.min(self.peer_responder_resources.max(1));
+        // Our outstanding reads (ORD) as the driver sized them, within the peer's offer;
+        // the reads we answer (IRD): what the peer asks for, at least one (as ksmbd).
+        param.initiator_depth = match self.may_initiate {
+            0 => rd,
+            n => rd.min(n),
+        };
+        let device_ird = u8::try_from(self.limits.max_qp_rd_atom).unwrap_or(u8::MAX);
+        param.responder_resources = match self.may_answer {
+            0 => 1,
+            n => device_ird.min(n).max(1),
+        };
         // ksmbd's values: 6 transport retries, 6 RNR retries (not infinite: a client that
         // never posts receives must end in an error, not hang the QP).
         param.retry_count = 6;

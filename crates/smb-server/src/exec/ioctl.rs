@@ -63,7 +63,7 @@ pub(super) async fn ioctl<V: Vfs>(
             if req.file_id != FileId::ANY {
                 return Err(NtStatus::INVALID_PARAMETER);
             }
-            let list = crate::netif::interfaces();
+            let list = crate::netif::interfaces(c.server.smb_direct_serving());
             let mut out = Vec::new();
             fsctl::encode_network_interfaces(&list, &mut out);
             if out.len() > req.max_output_response as usize {
