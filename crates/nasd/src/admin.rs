@@ -60,7 +60,9 @@ async fn dispatch(store: &Store, command: Command) -> anyhow::Result<()> {
         Command::Setting(c) => setting(store, c).await,
         Command::Audit { limit } => audit(store, limit).await,
         Command::Demo(a) => demo(store, a).await,
-        Command::Serve(_) => bail!("internal: serve is not an admin command"),
+        Command::Serve(_) | Command::Status { .. } => {
+            bail!("internal: serve and status are not admin commands")
+        }
     }
 }
 

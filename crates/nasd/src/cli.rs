@@ -56,6 +56,16 @@ pub enum Command {
     },
     /// Set up (idempotently) a "demo" share and user to try the server with.
     Demo(DemoArgs),
+    /// Show the running server's status: SMB Direct, interfaces, connections.
+    Status {
+        /// Print the status document as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The status file (default: /run/nasd/status.json if /run/nasd exists, else
+        /// the database path + ".status.json").
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
+    },
 }
 
 /// `nasd serve` options.
@@ -67,6 +77,10 @@ pub struct ServeArgs {
     /// Worker threads; 0 = one per CPU.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
+    /// Where to keep the status `nasd status` shows (default: /run/nasd/status.json if
+    /// /run/nasd exists, else the database path + ".status.json").
+    #[arg(long, value_name = "PATH")]
+    pub status_file: Option<PathBuf>,
 }
 
 /// `nasd user ...`

@@ -4,6 +4,7 @@
 mod admin;
 mod cli;
 mod serve;
+mod status;
 
 use std::process::ExitCode;
 
@@ -26,8 +27,14 @@ fn main() -> ExitCode {
             serve::ServeOptions {
                 listen: args.listen,
                 threads: args.threads,
+                status_file: args
+                    .status_file
+                    .unwrap_or_else(|| status::default_path(&db)),
             },
         ),
+        cli::Command::Status { json, file } => {
+            status::show(&file.unwrap_or_else(|| status::default_path(&db)), json)
+        }
         command => admin::run(&db, command),
     };
     match result {

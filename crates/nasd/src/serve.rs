@@ -20,6 +20,8 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Number of worker threads (thread-per-core); 0 means one per CPU.
     pub threads: usize,
+    /// Where the status for `nasd status` is kept.
+    pub status_file: std::path::PathBuf,
 }
 
 fn dialect_code(s: &str) -> Option<u16> {
@@ -143,7 +145,9 @@ fn init_logging() {
 
 /// One line per network interface with its RDMA verdict: how an administrator learns
 /// which interfaces Windows may use for SMB Direct, and why the others stay on TCP.
-fn log_netdevs() {
+/// Returns the same for the status file.
+fn log_netdevs() -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
     match nas_netif::scan(nas_netif::DEFAULT_ROOT) {
         Ok(list) => {
             for n in list {
@@ -164,9 +168,63 @@ fn log_netdevs() {
                     n.name,
                     n.rdma
                 );
+                out.push(serde_json::json!({
+                    "name": n.name,
+                    "kind": n.kind.to_string(),
+                    "state": state,
+                    "speed": speed,
+                    "rdma": n.rdma.to_string(),
+                }));
             }
         }
         Err(e) => tracing::warn!(error = %e, "cannot list network interfaces; no RDMA advertised"),
+    }
+    out
+}
+
+/// Starts SMB Direct when the settings and the host allow; says why not otherwise.
+fn start_smb_direct(
+    server: &std::sync::Arc<Server>,
+    listen: SocketAddr,
+    settings: &nas_store::Settings,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> (String, Option<std::thread::JoinHandle<()>>) {
+    if !settings.smb_direct {
+        return ("off (setting smb_direct)".into(), None);
+    }
+    if listen.ip().is_loopback() {
+        return ("off (listening on loopback only)".into(), None);
+    }
+    let opts = smb_server::direct::DirectOptions {
+        credits: settings.smb_direct_credits,
+        max_io: settings.max_io_size.clamp(64 * 1024, 8 * 1024 * 1024),
+    };
+    match smb_server::direct::rdma::serve(
+        server.clone(),
+        listen.ip(),
+        opts,
+        smb_vfs::UringVfs::new,
+        shutdown,
+    ) {
+        Ok(Some(h)) => {
+            let ports = smb_server::direct::rdma::ports()
+                .unwrap_or_default()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let state = format!("listening on {} port {ports}", listen.ip());
+            tracing::info!("SMB Direct {state}");
+            (state, Some(h))
+        }
+        Ok(None) => {
+            tracing::info!("SMB Direct: no RDMA devices on this host");
+            ("no RDMA devices".into(), None)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "SMB Direct unavailable");
+            (format!("unavailable: {e}"), None)
+        }
     }
 }
 
@@ -180,11 +238,12 @@ pub fn run(store_path: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         .block_on(Store::open(store_path))
         .with_context(|| format!("opening {}", store_path.display()))?;
     let snap = rt.block_on(store.snapshot())?;
+    let settings = snap.settings.clone();
     let catalog = catalog_from(snap, store_path)?;
     for s in &catalog.shares {
         tracing::info!(share = %s.cfg.name, path = %s.cfg.path.display(), "serving share");
     }
-    log_netdevs();
+    let interfaces = log_netdevs();
     let server = Server::new(catalog);
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism()
@@ -194,6 +253,7 @@ pub fn run(store_path: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         opts.threads
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
+    let rx2 = rx.clone();
     let listen = opts.listen;
     // Bind every worker's socket here, so a busy port or a missing privilege is reported
     // at once with a clear message.
@@ -206,14 +266,34 @@ pub fn run(store_path: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         .name("smb-listen".into())
         .spawn(move || smb_server::serve_tcp(srv, listeners, smb_vfs::UringVfs::new, rx))?;
     tracing::info!(%listen, threads, "nasd listening");
+    let (direct_state, direct) = start_smb_direct(&server, listen, &settings, rx2);
+    let fixed = crate::status::Fixed {
+        listen: listen.to_string(),
+        smb_direct: direct_state,
+        smb_direct_credits: settings.smb_direct_credits,
+        max_io_size: settings.max_io_size,
+        interfaces,
+    };
+    let status_file = opts.status_file.clone();
     notify_ready();
     rt.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut hup = signal(SignalKind::hangup())?;
+        let mut tick = tokio::time::interval(crate::status::WRITE_INTERVAL);
+        let mut last = None;
         loop {
             tokio::select! {
+                _ = tick.tick() => {
+                    let doc = crate::status::document(&fixed, &server);
+                    if last.as_ref() != Some(&doc) {
+                        if let Err(e) = crate::status::write(&status_file, &doc) {
+                            tracing::warn!(path = %status_file.display(), error = %e, "cannot write the status file");
+                        }
+                        last = Some(doc);
+                    }
+                }
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => {
@@ -235,6 +315,12 @@ pub fn run(store_path: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         Ok(r) => r.context("SMB listener")?,
         Err(_) => anyhow::bail!("SMB worker panicked"),
     }
+    if let Some(d) = direct {
+        if d.join().is_err() {
+            anyhow::bail!("SMB Direct thread panicked");
+        }
+    }
+    let _ = std::fs::remove_file(&opts.status_file);
     tracing::info!("stopped");
     Ok(())
 }
