@@ -24,7 +24,7 @@ if [ "$test_peers" = 1 ]; then
   pkgs+=(samba smbclient samba-testsuite samba-vfs-modules python3-venv procps iproute2)
 fi
 if [ "$vm" = 1 ]; then
-  # qemu (software emulation), the guest rootfs builder, and what ../shared/vm's
+  # qemu (software emulation), the guest rootfs builder, and what tests/vm's
   # build-smbdirect-modules.sh needs to rebuild cifs.ko/ksmbd.ko (it adds the matching
   # linux-headers/linux-source itself, since their version follows the guest kernel).
   pkgs+=(qemu-system-x86 mmdebstrap e2fsprogs bc flex bison binutils coreutils)

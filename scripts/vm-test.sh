@@ -2,28 +2,37 @@
 # End-to-end test of nasd with the Linux kernel SMB client, inside a qemu guest with
 # soft-RoCE (see docs/testing.md). Needs root; re-runnable.
 #   1. builds, or reuses when newer than their inputs, the guest rootfs + kernel + initrd and
-#      cifs.ko/ksmbd.ko rebuilt with SMB Direct, using ../shared/vm beside the checkout;
+#      cifs.ko/ksmbd.ko rebuilt with SMB Direct (tests/vm/build-rootfs.sh and
+#      build-smbdirect-modules.sh);
 #   2. builds nasd (cargo build --release), or takes $NASD_RELEASE_BIN; copies it and
 #      tests/vm/guest-init.sh into the rootfs; boots the guest under qemu (software
 #      emulation, one NIC on an isolated hub: nothing leaves the VM);
-#   3. the guest mounts nasd with cifs over TCP (3.1.1, 3.1.1+seal, 3.0, 3.0+seal), runs a
-#      file and directory workload with sha256 checks, tries `-o rdma` against nasd (INFO
-#      until nasd serves SMB Direct) and against ksmbd (must work: proves the RDMA path);
+#   3. the guest mounts nasd with cifs over TCP (3.1.1, 3.1.1+seal, 3.0, 3.0+seal) and over
+#      SMB Direct (`-o rdma`, signing required and not), runs a file and directory workload
+#      with sha256 checks, checks nasd's own SMB Direct counters (RDMA read/write moved the
+#      data when signing is off), mounts ksmbd over SMB Direct the same way, and benchmarks
+#      nasd against ksmbd (sequential 1 MiB direct I/O; MB/s and CPU s/GiB as ratios);
 #   4. parses the serial log: exit 0 iff the guest's SUMMARY is there and has no FAIL.
 # Environment:
 #   NASD_VM_DIR      work dir (default /var/tmp/nasd-vm)
-#   NASD_VM_SHARED   the shared VM scripts (default <repo>/../shared/vm)
+#   NASD_VM_SHARED   where build-rootfs.sh and build-smbdirect-modules.sh are (default
+#                    <repo>/tests/vm)
 #   NASD_RELEASE_BIN use this nasd binary instead of building one
 #   VM_BIG_SIZE      largest file on the 3.1.1 mount, bytes or 64M/1G (default 64M; 1G adds
 #                    about 6.5 minutes under emulation)
 #   VM_OTHER_MAX     largest file on the other TCP mounts (default 64M)
-#   VM_RDMA_MAX      largest file on the rdma mounts (default 64M)
+#   VM_RDMA_MAX      largest file on the rdma mounts (default 64M; 1G for the full check)
+#   VM_BENCH_SIZE    bytes per direction in the nasd-vs-ksmbd benchmark (default 256M; 0: none)
 #   VM_TIMEOUT       qemu wall-clock limit in seconds (default 600 + 1 per MiB of test files;
 #                    the guest prints its summary and powers off 60 s before it)
 #   VM_MEM, VM_SMP   guest RAM (MiB, default 2048) and CPUs (default 2)
 #   VM_REBUILD=1     rebuild rootfs and modules even if they look current
 #   VM_SKIP_DEPS=1   do not run scripts/install-deps.sh --vm
 #   NASD_RUST_LOG    RUST_LOG for nasd in the guest (default info; debug logs failed requests)
+#   VM_OP_TIMEOUT    seconds one copy, checksum or mount may take in the guest (default 600)
+#   VM_TCP_MOUNTS=0  skip the four TCP mounts (while working on SMB Direct)
+#   VM_CIFS_SMBD_LOG the cifs module's smbd_logging_class during the unsigned nasd rdma
+#                    mount (e.g. 0xffff: the client's SMB Direct trace in dmesg)
 set -euo pipefail
 # The whole script is one { ... } block: bash parses it completely before running it, so
 # editing this file (or a git checkout) during a 5-minute run cannot change what runs.
@@ -31,11 +40,12 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 W=${NASD_VM_DIR:-/var/tmp/nasd-vm}
-SHARED=${NASD_VM_SHARED:-$ROOT/../shared/vm}
+SHARED=${NASD_VM_SHARED:-$ROOT/tests/vm}
 MIB=$((1024 * 1024))
 BIG_SIZE=${VM_BIG_SIZE:-$((64 * MIB))}
 OTHER_MAX=${VM_OTHER_MAX:-$((64 * MIB))}
 RDMA_MAX=${VM_RDMA_MAX:-$((64 * MIB))}
+BENCH_SIZE=${VM_BENCH_SIZE:-$((256 * MIB))}
 VM_TIMEOUT=${VM_TIMEOUT:-}
 MEM=${VM_MEM:-2048}
 SMP=${VM_SMP:-2}
@@ -44,16 +54,16 @@ GUEST_INIT=$ROOT/tests/vm/guest-init.sh
 die() { echo "vm-test: error: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (sudo scripts/vm-test.sh): it builds a rootfs with mmdebstrap and installs packages"
 [ -d "$SHARED" ] && [ -x "$SHARED/build-rootfs.sh" ] && [ -x "$SHARED/build-smbdirect-modules.sh" ] ||
-  die "the shared VM scripts are missing: expected $SHARED/{build-rootfs.sh,build-smbdirect-modules.sh} (../shared/vm beside the checkout; set NASD_VM_SHARED to point elsewhere)"
+  die "the VM build scripts are missing: expected $SHARED/{build-rootfs.sh,build-smbdirect-modules.sh} (set NASD_VM_SHARED to point elsewhere)"
 SHARED=$(cd "$SHARED" && pwd)
 [ -f "$GUEST_INIT" ] || die "missing $GUEST_INIT"
 # sizes may carry a binary suffix: 64M, 1G
-for v in BIG_SIZE OTHER_MAX RDMA_MAX; do
+for v in BIG_SIZE OTHER_MAX RDMA_MAX BENCH_SIZE; do
   if [[ ${!v} =~ ^[0-9]+[KMG]$ ]]; then printf -v "$v" '%s' "$(numfmt --from=iec "${!v}")"; fi
 done
-for v in BIG_SIZE OTHER_MAX RDMA_MAX; do [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be bytes or NNNK/M/G, got '${!v}'"; done
+for v in BIG_SIZE OTHER_MAX RDMA_MAX BENCH_SIZE; do [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be bytes or NNNK/M/G, got '${!v}'"; done
 # default qemu limit: 10 minutes plus ~1 s per MiB moved (2-3x what emulation needs)
-VM_TIMEOUT=${VM_TIMEOUT:-$((600 + (BIG_SIZE + 3 * OTHER_MAX + 2 * RDMA_MAX) / MIB))}
+VM_TIMEOUT=${VM_TIMEOUT:-$((600 + (BIG_SIZE + 3 * OTHER_MAX + 3 * RDMA_MAX + 4 * BENCH_SIZE) / MIB))}
 for v in VM_TIMEOUT MEM SMP; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
 done
@@ -174,11 +184,17 @@ cat >"$G/vm-test.env" <<EOF
 BIG_SIZE=$BIG_SIZE
 OTHER_MAX=$OTHER_MAX
 RDMA_MAX=$RDMA_MAX
+BENCH_SIZE=$BENCH_SIZE
 GUEST_TIMEOUT=$((VM_TIMEOUT - 60))
 NASD_RUST_LOG=${NASD_RUST_LOG:-info}
+OP_TIMEOUT=${VM_OP_TIMEOUT:-600}
+TCP_MOUNTS=${VM_TCP_MOUNTS:-1}
+CIFS_SMBD_LOG=${VM_CIFS_SMBD_LOG:-}
+NASD_RDMA_SIGNED=${VM_NASD_RDMA_SIGNED:-1}
+KSMBD_SIGNED=${VM_KSMBD_SIGNED:-1}
 EOF
 # Room for the rootfs, the sources and the server's copies of the largest file (sparse).
-DISK_MB=$(((1536 * MIB + 3 * BIG_SIZE + 3 * RDMA_MAX) / MIB))
+DISK_MB=$(((1536 * MIB + 3 * BIG_SIZE + 3 * RDMA_MAX + 2 * BENCH_SIZE) / MIB))
 rm -f "$W/rootfs.ext4.tmp"
 mkfs.ext4 -q -F -L vmroot -d "$W/rootfs" "$W/rootfs.ext4.tmp" "${DISK_MB}M"
 mv "$W/rootfs.ext4.tmp" "$W/nasd-vm.ext4"

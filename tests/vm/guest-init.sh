@@ -3,9 +3,10 @@
 #
 # Runs nasd inside the guest, mounts it with the Linux kernel SMB client (cifs) over TCP
 # (SMB 3.1.1 signed, 3.1.1 sealed, 3.0 signed, 3.0 sealed), writes and reads back files with
-# sha256 checks, exercises directories; then tries `mount -o rdma` against nasd (INFO: nasd
-# has no SMB Direct listener yet) and against ksmbd rebuilt with SMB Direct (proves the
-# guest's soft-RoCE + SMB Direct path works). Results go to the serial console:
+# sha256 checks, exercises directories; then mounts nasd over SMB Direct (soft-RoCE,
+# `-o rdma`) twice: signing required (data in SMBD messages) and not required (data by
+# RDMA read/write, proven by nasd's own counters from `nasd status`); then benchmarks nasd
+# against ksmbd rebuilt with SMB Direct on the same rdma mount. Results go to the serial console:
 #   "### [uptime] PASS|FAIL|INFO ..." as they happen, then a block
 #   "### SUMMARY" ... "### END", which the host script parses. Then the VM powers off.
 #
@@ -20,6 +21,7 @@ IP=192.0.2.10
 BIG_SIZE=$((64 * 1024 * 1024))   # largest file on the main (3.1.1 signed) mount
 OTHER_MAX=$((64 * 1024 * 1024))  # largest file on the other TCP variants
 RDMA_MAX=$((64 * 1024 * 1024))   # largest file on the rdma mounts
+BENCH_SIZE=$((256 * 1024 * 1024)) # bytes per direction in the nasd-vs-ksmbd benchmark (0: none)
 GUEST_TIMEOUT=840                # guest watchdog (s): summary + power-off before the host kills qemu
 OP_TIMEOUT=600                   # per dd/sha256sum/mount command
 [ -f "$CONF" ] && . "$CONF"
@@ -197,7 +199,10 @@ mkdir -p /tmp/nasd /srv/data
 NASD_OK=0
 if nasd --db "$DB" share add data /srv/data --create >/tmp/nasd/cli.log 2>&1 &&
   echo "$PASS_WORD" | nasd --db "$DB" user add "$USER_NAME" --password-stdin >>/tmp/nasd/cli.log 2>&1; then
-  NO_COLOR=1 RUST_LOG=${NASD_RUST_LOG:-info} nasd --db "$DB" serve --listen 0.0.0.0:445 >/tmp/nasd/serve.log 2>&1 &
+  # The whole log goes to /tmp/nasd/serve.log; warnings, errors and failed READ/WRITE/FLUSH
+  # also to the console at once (a guest that oopses keeps no file).
+  NO_COLOR=1 RUST_LOG=${NASD_RUST_LOG:-info} nasd --db "$DB" serve --listen 0.0.0.0:445 \
+    > >(tee /tmp/nasd/serve.log | grep --line-buffered -E ' (WARN|ERROR) |SMB Direct (connection|message)|command=(READ|WRITE|FLUSH) ' | cut -c1-400 >/dev/console) 2>&1 &
   NASD_PID=$!
   for i in $(seq 1 60); do
     (exec 3<>/dev/tcp/127.0.0.1/445) 2>/dev/null && { NASD_OK=1; break; }
@@ -248,7 +253,7 @@ nasd_tcp() {
   fi
 }
 
-if [ "$NASD_OK" = 1 ]; then
+if [ "$NASD_OK" = 1 ] && [ "${TCP_MOUNTS:-1}" = 1 ]; then
   # Debian's stock cifs.ko: what a Linux client really runs.
   modprobe cifs
   nasd_tcp "nasd tcp 3.1.1" "vers=3.1.1" "$BIG_SIZE"
@@ -273,9 +278,10 @@ else
   ko "no rebuilt SMB Direct modules in /opt/smbd-mods"
 fi
 
-# rdma_mount LABEL SHARE SRVDIR MAXSIZE OPTS : mount -o rdma; returns 1 if the mount failed
+# rdma_mount LABEL SHARE SRVDIR MAXSIZE OPTS [CHECK] : mount -o rdma, run the workload,
+# then CHECK (a function, while still mounted), unmount; returns 1 if the mount failed
 rdma_mount() {
-  local label=$1 share=$2 srv=$3 max=$4 opts=$5 out
+  local label=$1 share=$2 srv=$3 max=$4 opts=$5 check=${6:-} out
   if out=$(timeout -k 10 120 mount -t cifs "//$IP/$share" "$MNT" -o "rdma,vers=3.1.1,$opts" 2>&1); then
     if grep -qiE 'SMBDirect|RDMA transport' /proc/fs/cifs/DebugData || dmesg | grep -q 'RDMA transport established'; then
       ok "$label: mount -o rdma,vers=3.1.1 (DebugData shows SMBDirect)"
@@ -283,8 +289,19 @@ rdma_mount() {
       ko "$label: mounted with -o rdma but DebugData shows no SMBDirect"
     fi
     grep -iE -A3 'SMBDirect' /proc/fs/cifs/DebugData | head -n 8 | sed 's/^/    /'
+    local fails
+    fails=$(grep -c '^FAIL' "$RES")
     workload "$label" "$MNT" "$srv" "$max"
     dirops "$label" "$MNT" "$srv"
+    [ -n "$check" ] && "$check" "$label"
+    if [ "$(grep -c '^FAIL' "$RES")" != "$fails" ]; then
+      step "$label failed: client's view (dmesg, last 25)"
+      dmesg | grep -iE 'cifs|smbd|rdma|rxe' | tail -n 25
+      if [ -f /tmp/nasd/serve.log ] && [ "$share" = data ]; then
+        step "$label failed: nasd's log (last 40)"
+        tail -n 40 /tmp/nasd/serve.log
+      fi
+    fi
     umount "$MNT" || { ko "$label: umount"; umount -l "$MNT"; }
     return 0
   fi
@@ -292,13 +309,105 @@ rdma_mount() {
   return 1
 }
 
-if [ "$HAVE_MODS" = 1 ] && [ "$NASD_OK" = 1 ]; then
-  phase "nasd rdma"
-  dmesg -C
-  if rdma_mount "nasd rdma 3.1.1" data /srv/data "$RDMA_MAX" "$OPTS"; then
-    info "nasd accepted an SMB Direct mount (results above are PASS/FAIL)"
+# nasd's own view: `nasd status --json`, summed over its connections (only SMB Direct
+# connections carry these counters)
+nasd_counter() {
+  nasd --db "$DB" status --json 2>/dev/null | grep -o "\"$1\": [0-9]*" | awk '{s += $2} END {print s + 0}'
+}
+nasd_smbd_status() {
+  sleep 2 # the status file is rewritten every second
+  nasd --db "$DB" status | sed 's/^/    /'
+  SMBD_CONNS=$(nasd --db "$DB" status --json | grep -c '"transport": "smbdirect"')
+  SENDS=$(nasd_counter sends) RECVS=$(nasd_counter recvs)
+  RREAD=$(nasd_counter rdma_read_bytes) RWRITE=$(nasd_counter rdma_write_bytes)
+}
+# signing required: the Linux client moves data in SMBD send/receive messages only
+check_signed() {
+  nasd_smbd_status
+  local signed=no
+  grep -qE 'Dialect 0x[0-9a-f]+.* signed' /proc/fs/cifs/DebugData && signed=yes
+  if [ "$SMBD_CONNS" -ge 1 ] && [ "$signed" = yes ] && [ "$RECVS" -gt 1000 ] && [ "$SENDS" -gt 1000 ]; then
+    ok "$1: signed session; nasd counts $SMBD_CONNS SMB Direct connection(s), $RECVS receives, $SENDS sends (RDMA read $RREAD B, write $RWRITE B)"
   else
-    info "nasd rdma: mount -o rdma,vers=3.1.1 failed as expected (nasd has no SMB Direct listener yet): $RDMA_ERR; client: $(dmesg | grep -iE 'rdma|smbd|CIFS: VFS' | tail -n 2 | sed 's/^\[[ 0-9.]*\] //' | tr '\n' ' ')"
+    ko "$1: want a signed session over SMB Direct: client signed=$signed, nasd smbdirect connections=$SMBD_CONNS receives=$RECVS sends=$SENDS"
+  fi
+}
+# signing off: READ and WRITE data must move by RDMA write and RDMA read
+check_rdma_rw() {
+  nasd_smbd_status
+  if [ "$SMBD_CONNS" -ge 1 ] && [ "$RREAD" -ge "$RDMA_MAX" ] && [ "$RWRITE" -ge "$RDMA_MAX" ]; then
+    ok "$1: nasd moved WRITE data by RDMA read ($RREAD B) and READ data by RDMA write ($RWRITE B)"
+  else
+    ko "$1: nasd's counters show RDMA read $RREAD B, RDMA write $RWRITE B over $SMBD_CONNS SMB Direct connection(s); want at least $RDMA_MAX each"
+  fi
+}
+
+# bench LABEL SHARE OPTS PIDS... : sequential write then read of BENCH_SIZE in 1 MiB blocks
+# with direct I/O over a fresh rdma mount; MB/s, and CPU seconds per GiB: the server
+# process's own (nasd; ksmbd works in kernel threads and workqueues, so "-") and the whole
+# guest's (client, rxe and server together: the same client work for both servers).
+cpu_ticks() { awk '/^cpu /{print $2+$3+$4+$6+$7+$8}' /proc/stat; }
+proc_ticks() { [ -n "$1" ] && awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+proc_user_sys() { [ -n "$1" ] && awk '{print "user " $14 " sys " $15 " ticks"}' "/proc/$1/stat" 2>/dev/null; }
+bench() {
+  local label=$1 share=$2 opts=$3 pid=${4:-} hz n t0 t1 c0 c1 p0 p1 out
+  hz=$(getconf CLK_TCK)
+  n=$((BENCH_SIZE / 1048576))
+  if ! out=$(timeout -k 10 120 mount -t cifs "//$IP/$share" "$MNT" -o "rdma,vers=3.1.1,$opts" 2>&1); then
+    ko "bench $label: mount: $out"; return
+  fi
+  sync; echo 3 >/proc/sys/vm/drop_caches
+  for dir in write read; do
+    c0=$(cpu_ticks) p0=$(proc_ticks "$pid") t0=$(ts)
+    if [ $dir = write ]; then
+      timeout "$OP_TIMEOUT" dd if=/dev/zero of="$MNT/bench.bin" bs=1M count="$n" oflag=direct status=none
+    else
+      timeout "$OP_TIMEOUT" dd if="$MNT/bench.bin" of=/dev/null bs=1M count="$n" iflag=direct status=none
+    fi
+    rc=$?
+    t1=$(ts) c1=$(cpu_ticks) p1=$(proc_ticks "$pid")
+    [ $rc = 0 ] || { ko "bench $label: dd $dir rc=$rc"; continue; }
+    local secs mb sys srv
+    secs=$(dt "$t0" "$t1")
+    mb=$(mbps "$BENCH_SIZE" "$secs")
+    sys=$(awk -v c=$((c1 - c0)) -v hz="$hz" -v b="$BENCH_SIZE" 'BEGIN{printf "%.1f", c / hz / (b / 1073741824)}')
+    if [ -n "$pid" ]; then
+      srv=$(awk -v c=$((p1 - p0)) -v hz="$hz" -v b="$BENCH_SIZE" 'BEGIN{printf "%.1f", c / hz / (b / 1073741824)}')
+    else
+      srv=-
+    fi
+    echo "BENCH $label $dir $mb $sys $srv" >>"$RES"
+    [ -n "$pid" ] && step "bench $label $dir: server process so far: $(proc_user_sys "$pid")"
+    step "bench $label $dir: $mb MB/s, guest CPU $sys s/GiB, server process CPU $srv s/GiB"
+  done
+  rm -f "$MNT/bench.bin"
+  umount "$MNT" || umount -l "$MNT"
+}
+
+if [ "$HAVE_MODS" = 1 ] && [ "$NASD_OK" = 1 ] && [ "${NASD_RDMA_SIGNED:-1}" = 1 ]; then
+  phase "nasd rdma signed"
+  nasd --db "$DB" setting set signing_required true >/dev/null && kill -HUP "$NASD_PID" && sleep 1
+  dmesg -C
+  if ! rdma_mount "nasd rdma 3.1.1 signed" data /srv/data "$RDMA_MAX" "$OPTS" check_signed; then
+    ko "nasd rdma 3.1.1 signed: mount -o rdma failed: $RDMA_ERR; client: $(dmesg | grep -iE 'rdma|smbd|CIFS: VFS' | tail -n 3 | sed 's/^\[[ 0-9.]*\] //' | tr '\n' ' ')"
+    tail -n 20 /tmp/nasd/serve.log
+  fi
+fi
+if [ "$HAVE_MODS" = 1 ] && [ "$NASD_OK" = 1 ]; then
+  phase "nasd rdma unsigned"
+  nasd --db "$DB" setting set signing_required false >/dev/null && kill -HUP "$NASD_PID" && sleep 1
+  dmesg -C
+  if [ -n "${CIFS_SMBD_LOG:-}" ]; then # the client's SMB Direct trace, for debugging
+    echo "$CIFS_SMBD_LOG" >/sys/module/cifs/parameters/smbd_logging_class
+    echo 1 >/sys/module/cifs/parameters/smbd_logging_level
+  fi
+  if ! rdma_mount "nasd rdma 3.1.1" data /srv/data "$RDMA_MAX" "$OPTS" check_rdma_rw; then
+    ko "nasd rdma 3.1.1: mount -o rdma failed: $RDMA_ERR; client: $(dmesg | grep -iE 'rdma|smbd|CIFS: VFS' | tail -n 3 | sed 's/^\[[ 0-9.]*\] //' | tr '\n' ' ')"
+    tail -n 20 /tmp/nasd/serve.log
+  fi
+  if [ "$BENCH_SIZE" -gt 0 ]; then
+    phase "bench nasd"
+    bench nasd data "$OPTS" "$NASD_PID"
   fi
 fi
 
@@ -338,6 +447,20 @@ if [ "$HAVE_MODS" = 1 ]; then
 	read only = no
 EOF
   ksmbd.adduser -a tester -p testpass >/dev/null 2>&1
+  if [ "${KSMBD_SIGNED:-0}" = 1 ]; then
+    # the Linux client's signed SMB Direct path against the reference server
+    phase "ksmbd rdma signed"
+    sed -i 's/^\[global\]$/[global]\n\tserver signing = mandatory/' /etc/ksmbd/ksmbd.conf
+    ksmbd.mountd -n >/tmp/ksmbd-mountd.log 2>&1 &
+    sleep 3
+    dmesg -C
+    rdma_mount "ksmbd rdma 3.1.1 signed" share /srv/ksmbd "$RDMA_MAX" "username=tester,password=testpass" ||
+      ko "ksmbd rdma 3.1.1 signed: mount -o rdma failed: $RDMA_ERR"
+    ksmbd.control -s >/dev/null 2>&1
+    sleep 2
+    sed -i '/server signing = mandatory/d' /etc/ksmbd/ksmbd.conf
+    phase "ksmbd rdma"
+  fi
   ksmbd.mountd -n >/tmp/ksmbd-mountd.log 2>&1 &
   sleep 3
   dmesg -C
@@ -346,7 +469,24 @@ EOF
     dmesg | tail -n 20
     tail -n 20 /tmp/ksmbd-mountd.log
   fi
+  if [ "$BENCH_SIZE" -gt 0 ]; then
+    phase "bench ksmbd"
+    bench ksmbd share "username=tester,password=testpass"
+  fi
   ksmbd.control -s >/dev/null 2>&1
+fi
+
+# ------------------------------------------------------------------ benchmark verdict
+# nasd / ksmbd, same guest, same mount options: MB/s (higher is better) and whole-guest CPU
+# per GiB (lower is better).
+if grep -q '^BENCH nasd' "$RES" && grep -q '^BENCH ksmbd' "$RES"; then
+  for dir in write read; do
+    awk -v d=$dir '$1 == "BENCH" && $3 == d { mb[$2] = $4; cpu[$2] = $5 }
+      END { if (mb["ksmbd"] > 0 && cpu["nasd"] > 0)
+        printf "RATIO %s MB/s nasd %s ksmbd %s = %.2f; guest CPU s/GiB nasd %s ksmbd %s = %.2f (ksmbd/nasd, >1 means nasd cheaper)\n",
+          d, mb["nasd"], mb["ksmbd"], mb["nasd"] / mb["ksmbd"], cpu["nasd"], cpu["ksmbd"], cpu["ksmbd"] / cpu["nasd"] }' "$RES" >>"$RES"
+  done
+  grep '^RATIO' "$RES" | while read -r l; do step "$l"; done
 fi
 
 finish
