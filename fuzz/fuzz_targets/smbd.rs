@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
+use smb_direct::descriptor::{parse_descriptors, DescriptorLimits};
 use smb_direct::negotiate::{NegotiateRequest, NegotiateResponse};
 use smb_direct::{Config, Connection};
 
@@ -25,7 +26,25 @@ fn take_u16(data: &mut &[u8]) -> u16 {
     u16::from_le_bytes([lo, hi])
 }
 
+/// The channel information of an SMB2 READ/WRITE, straight from the network: parsed or
+/// refused, and what is accepted stays within the limits.
+fn check_descriptors(blob: &[u8]) {
+    let limits = DescriptorLimits {
+        max_count: 8,
+        max_total_len: 8 * 1024 * 1024,
+    };
+    if let Ok(list) = parse_descriptors(blob, &limits) {
+        assert!(!list.is_empty() && list.len() <= limits.max_count);
+        let total: u64 = list.iter().map(|d| u64::from(d.length)).sum();
+        assert!(total <= limits.max_total_len);
+        assert!(list
+            .iter()
+            .all(|d| d.offset.checked_add(u64::from(d.length)).is_some()));
+    }
+}
+
 fuzz_target!(|input: &[u8]| {
+    check_descriptors(input);
     let mut data = input;
     let role = take(&mut data, 1).first().copied().unwrap_or(0);
     let cfg = Config {

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use smb_direct::descriptor::{encode_descriptors, BufferDescriptorV1};
 use smb_direct::driver::qp_caps;
-use smb_direct::verbs::emu::{EmuListener, EmuQp};
-use smb_direct::verbs::{Access, DeviceLimits, Listener, QueuePair, Region};
+use smb_direct::verbs::emu::{EmuFaults, EmuListener, EmuQp, Fault};
+use smb_direct::verbs::{Access, DeviceLimits, Listener, QueuePair, Region, WcStatus};
 use smb_direct::{Config, Driver, DriverConfig, DriverEvent, Role};
 use smb_server::direct::{DirectOptions, NotifyWakeup};
 use smb_server::Server;
@@ -206,6 +206,12 @@ fn rig(tag: &str) -> Rig {
 impl Rig {
     /// A new SMB Direct connection, negotiated.
     fn connect(&mut self) -> (Client, Arc<Mutex<Smbd>>) {
+        let (c, s, _) = self.connect_with_faults();
+        (c, s)
+    }
+
+    /// [`Rig::connect`], with a handle for injecting faults into the server's QP.
+    fn connect_with_faults(&mut self) -> (Client, Arc<Mutex<Smbd>>, EmuFaults) {
         let limits = DeviceLimits::default();
         let dc = DriverConfig::default();
         let (caps, cfg) = qp_caps(&limits, &Config::default(), &dc).unwrap();
@@ -226,6 +232,7 @@ impl Rig {
         };
         let server =
             Driver::accept(req, smbd, opts.driver_config(), Instant::now()).expect("accept");
+        let faults = server.qp().faults();
         self.requests.send(server).unwrap();
         let driver = Driver::new(qp, Role::Client, cfg, dc, Instant::now()).unwrap();
         let mut smbd = Smbd {
@@ -242,7 +249,7 @@ impl Rig {
         assert_eq!(n.max_read_write_size, 8 * 1024 * 1024);
         let smbd = Arc::new(Mutex::new(smbd));
         let client = Client::over(Box::new(SmbdTransport(smbd.clone())));
-        (client, smbd)
+        (client, smbd, faults)
     }
 
     /// Waits until the server has no connection left (every open released).
@@ -635,6 +642,54 @@ fn a_client_vanishing_mid_read_is_cleaned_up() {
         c2.create("data.bin", 1, 0).is_ok(),
         "the open of the lost client is gone"
     );
+}
+
+fn logged_in_with_faults(rig: &mut Rig) -> (Client, Arc<Mutex<Smbd>>, EmuFaults) {
+    let (mut c, smbd, faults) = rig.connect_with_faults();
+    assert_eq!(c.negotiate(&[0x0311]).status, NtStatus::SUCCESS);
+    assert_eq!(c.login(USER.0, USER.1), NtStatus::SUCCESS);
+    assert_eq!(c.tree_connect("\\\\nas\\data"), NtStatus::SUCCESS);
+    (c, smbd, faults)
+}
+
+#[test]
+fn a_failed_rdma_write_on_the_servers_qp_ends_the_connection_cleanly() {
+    let mut rig = rig("smbd-wrfail");
+    let (mut c, smbd, faults) = logged_in_with_faults(&mut rig);
+    let fid = c.create("data.bin", 5, 0).expect("create");
+    std::fs::write(rig.share.join("data.bin"), pattern(512 * 1024, 9)).unwrap();
+    let target = smbd.lock().unwrap().buffer(&[0u8; 512 * 1024]);
+    let info = descriptors(&target, &[(0, 512 * 1024)]);
+    // The server's next send-queue work request (the first RDMA write of the READ's data)
+    // fails at its HCA, as after a link error: the QP goes to error.
+    faults.inject(Fault::FailNthWr {
+        n: 1,
+        status: WcStatus::RetryExceeded,
+    });
+    let mut m = c.build(
+        Command::READ,
+        &read_req(fid, 0, 512 * 1024, channel::RDMA_V1, info),
+        charge(512 * 1024),
+    );
+    c.sign(&mut m);
+    c.send_framed(&m);
+    assert!(c.recv_reply().is_none(), "no reply: the connection is gone");
+    rig.wait_idle();
+    let (mut c2, _s2) = logged_in(&mut rig);
+    assert!(c2.create("data.bin", 1, 0).is_ok());
+}
+
+#[test]
+fn a_fatal_qp_error_while_idle_ends_the_connection_cleanly() {
+    let mut rig = rig("smbd-fatal");
+    let (mut c, _smbd, faults) = logged_in_with_faults(&mut rig);
+    let _fid = c.create("held.bin", 5, 0).expect("create");
+    // IBV_EVENT_QP_FATAL on the server's QP with an open file and nothing in flight.
+    faults.qp_error();
+    rig.wait_idle();
+    assert!(c.recv_frame().is_none(), "the client is disconnected");
+    let (mut c2, _s2) = logged_in(&mut rig);
+    assert!(c2.create("held.bin", 1, 0).is_ok());
 }
 
 /// Not a test: how fast the whole stack moves RDMA WRITE and READ data on the emulation

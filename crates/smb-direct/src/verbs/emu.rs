@@ -413,6 +413,36 @@ fn lock(link: &Mutex<Link>) -> MutexGuard<'_, Link> {
     link.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Fault injection into one endpoint, usable from any thread (see [`EmuQp::faults`]).
+#[derive(Debug, Clone)]
+pub struct EmuFaults {
+    link: Arc<Mutex<Link>>,
+    me: usize,
+}
+
+impl EmuFaults {
+    /// Injects a fault into the endpoint (counted from now).
+    pub fn inject(&self, fault: Fault) {
+        let mut link = lock(&self.link);
+        if let Some(e) = link.ends.get_mut(self.me) {
+            e.faults.push((e.executed, fault));
+        }
+    }
+
+    /// A fatal QP error now (IBV_EVENT_QP_FATAL): everything outstanding is flushed, and
+    /// the endpoint's owner is woken to find out.
+    pub fn qp_error(&self) {
+        let mut link = lock(&self.link);
+        if let Some(e) = link.ends.get_mut(self.me) {
+            e.events.push_back(QpEvent::Fatal);
+            e.fail();
+        }
+        let bell = link.bell(self.me);
+        drop(link);
+        ring(bell);
+    }
+}
+
 /// One endpoint of an emulated RC connection.
 #[derive(Debug)]
 pub struct EmuQp {
@@ -429,16 +459,21 @@ impl EmuQp {
 
     /// Injects a fault into this endpoint (counted from now).
     pub fn inject(&self, fault: Fault) {
-        self.with_end(|e| e.faults.push((e.executed, fault)));
+        self.faults().inject(fault);
     }
 
     /// A fatal QP error now (IBV_EVENT_QP_FATAL): everything outstanding is flushed.
     pub fn qp_error(&self) {
-        self.with_end(|e| {
-            e.events.push_back(QpEvent::Fatal);
-            e.fail();
-        });
-        ring(self.bell_of(self.me));
+        self.faults().qp_error();
+    }
+
+    /// A handle that injects faults into this endpoint after the QP itself moved out of
+    /// reach (into a driver, onto another thread).
+    pub fn faults(&self) -> EmuFaults {
+        EmuFaults {
+            link: Arc::clone(&self.link),
+            me: self.me,
+        }
     }
 
     /// Calls `bell` (from any thread, without the emulation's lock held) whenever this
