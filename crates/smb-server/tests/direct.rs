@@ -141,6 +141,8 @@ struct Rig {
     listener: EmuListener,
     stop: tokio::sync::watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The same server on TCP, when a test asked for it.
+    tcp: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Drop for Rig {
@@ -150,6 +152,11 @@ impl Drop for Rig {
         self.requests = tx;
         if let Some(t) = self.thread.take() {
             t.join().expect("server thread panicked");
+        }
+        if let Some(t) = self.tcp.take() {
+            t.join()
+                .expect("TCP server thread panicked")
+                .expect("TCP server failed");
         }
         let _ = std::fs::remove_dir_all(&self.base);
     }
@@ -200,6 +207,7 @@ fn rig(tag: &str) -> Rig {
         listener: EmuListener::new(DeviceLimits::default()),
         stop,
         thread: Some(thread),
+        tcp: None,
     }
 }
 
@@ -250,6 +258,18 @@ impl Rig {
         let smbd = Arc::new(Mutex::new(smbd));
         let client = Client::over(Box::new(SmbdTransport(smbd.clone())));
         (client, smbd, faults)
+    }
+
+    /// Serves the same server on TCP too (loopback, ephemeral port), as a NAS does.
+    fn with_tcp(&mut self) -> std::net::SocketAddr {
+        let listener = smb_server::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = self.server.clone();
+        let stop = self.stop.subscribe();
+        self.tcp = Some(std::thread::spawn(move || {
+            smb_server::serve_tcp(server, vec![listener], smb_vfs::UringVfs::new, stop)
+        }));
+        addr
     }
 
     /// Waits until the server has no connection left (every open released).
@@ -690,6 +710,73 @@ fn a_fatal_qp_error_while_idle_ends_the_connection_cleanly() {
     assert!(c.recv_frame().is_none(), "the client is disconnected");
     let (mut c2, _s2) = logged_in(&mut rig);
     assert!(c2.create("held.bin", 1, 0).is_ok());
+}
+
+#[test]
+fn an_rdma_channel_bound_to_a_tcp_session_moves_its_data_by_rdma() {
+    // What a Windows client does: log on over TCP, then add an SMB Direct channel to the
+    // session (SESSION_SETUP with the binding flag, signed with the binding key) and send
+    // its large READs and WRITEs there. The requests run at the session's home connection
+    // (TCP, another thread); their data moves on the channel's queue pair.
+    let mut rig = rig("smbd-bind");
+    let addr = rig.with_tcp();
+    let mut home = Client::connect(addr);
+    assert_eq!(home.negotiate(&[0x0311]).status, NtStatus::SUCCESS);
+    assert_eq!(home.login(USER.0, USER.1), NtStatus::SUCCESS);
+    assert_eq!(home.tree_connect("\\\\nas\\data"), NtStatus::SUCCESS);
+    let fid = home.create("bound.bin", 5, 0).expect("create over TCP");
+
+    let (mut ch, smbd) = rig.connect();
+    assert_eq!(ch.negotiate(&[0x0311]).status, NtStatus::SUCCESS);
+    ch.session_id = home.session_id;
+    ch.signing = home.signing.clone();
+    assert_eq!(ch.login_with(USER.0, USER.1, 0x01, 0), NtStatus::SUCCESS);
+    ch.tree_id = home.tree_id;
+
+    let data = pattern(1536 * 1024, 11);
+    let buf = smbd.lock().unwrap().buffer(&data);
+    let half = (data.len() / 2) as u64;
+    let info = descriptors(&buf, &[(0, half as u32), (half, half as u32)]);
+    let r = send(
+        &mut ch,
+        Command::WRITE,
+        &write_req(
+            fid,
+            0,
+            channel::RDMA_V1,
+            info,
+            data.len() as u32,
+            Vec::new(),
+        ),
+        data.len(),
+    );
+    assert_eq!(r.status, NtStatus::SUCCESS);
+    assert_eq!(std::fs::read(rig.share.join("bound.bin")).unwrap(), data);
+
+    let target = smbd.lock().unwrap().buffer(&vec![0u8; data.len()]);
+    let info = descriptors(&target, &[(0, data.len() as u32)]);
+    let r = send(
+        &mut ch,
+        Command::READ,
+        &read_req(fid, 0, data.len() as u32, channel::RDMA_V1_INVALIDATE, info),
+        data.len(),
+    );
+    assert_eq!(r.status, NtStatus::SUCCESS);
+    assert_eq!(smbd.lock().unwrap().read_buffer(&target, data.len()), data);
+
+    // The channel's own counters moved the data; the TCP connection carried none of it.
+    let conns = rig.server.connections();
+    let direct = conns.iter().find(|c| c.transport == "smbdirect").unwrap();
+    let t = direct.transport_counters.unwrap();
+    assert_eq!(
+        (t.rdma_read_bytes, t.rdma_write_bytes),
+        (data.len() as u64, data.len() as u64)
+    );
+    let tcp = conns.iter().find(|c| c.transport == "tcp").unwrap();
+    assert!(
+        tcp.bytes_in < 64 * 1024 && tcp.bytes_out < 64 * 1024,
+        "{tcp:?}"
+    );
 }
 
 /// Not a test: how fast the whole stack moves RDMA WRITE and READ data on the emulation
