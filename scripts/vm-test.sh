@@ -62,8 +62,9 @@ for v in BIG_SIZE OTHER_MAX RDMA_MAX BENCH_SIZE; do
   if [[ ${!v} =~ ^[0-9]+[KMG]$ ]]; then printf -v "$v" '%s' "$(numfmt --from=iec "${!v}")"; fi
 done
 for v in BIG_SIZE OTHER_MAX RDMA_MAX BENCH_SIZE; do [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be bytes or NNNK/M/G, got '${!v}'"; done
-# default qemu limit: 10 minutes plus ~1 s per MiB moved (2-3x what emulation needs)
-VM_TIMEOUT=${VM_TIMEOUT:-$((600 + (BIG_SIZE + 3 * OTHER_MAX + 3 * RDMA_MAX + 4 * BENCH_SIZE) / MIB))}
+# default qemu limit: 10 minutes plus ~1 s per MiB moved (2-3x what emulation needs), the
+# benchmark (12 transfers of VM_BENCH_SIZE) at ~0.5 s per MiB
+VM_TIMEOUT=${VM_TIMEOUT:-$((600 + (BIG_SIZE + 3 * OTHER_MAX + 4 * RDMA_MAX + 6 * BENCH_SIZE) / MIB))}
 for v in VM_TIMEOUT MEM SMP; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
 done

@@ -108,11 +108,12 @@ else
 fi
 
 # ------------------------------------------------------------------ test data
-# Sizes: 0 B, 1 B, 4 KiB, 1 MiB + 7, 64 MiB, BIG_SIZE. Sources live on the guest's disk
+# Sizes: 0 B, 1 B, 4 KiB, 1 MiB + 7, 64 MiB, BIG_SIZE, RDMA_MAX. Sources live on the guest's disk
 # (not tmpfs) so a 1 GiB file does not eat the guest's RAM.
 phase gen-data
 SIZES="0 1 4096 $((1024 * 1024 + 7)) $((64 * 1024 * 1024))"
 [ "$BIG_SIZE" -gt $((64 * 1024 * 1024)) ] && SIZES="$SIZES $BIG_SIZE"
+[ "$RDMA_MAX" -gt $((64 * 1024 * 1024)) ] && [ "$RDMA_MAX" != "$BIG_SIZE" ] && SIZES="$SIZES $RDMA_MAX"
 SRC=/var/tmp/vmtest-src
 rm -rf "$SRC"
 mkdir -p "$SRC"
@@ -179,7 +180,14 @@ dirops() {
     [ "$n" = 21 ] || err="ls a: $n entries, want 21"
   fi
   [ -z "$err" ] && { [ -d "$srv/dirtest/a/b/c" ] || err="a/b/c missing on the server"; }
-  [ -z "$err" ] && { mv "$d/a" "$d/renamed" || err="mv a renamed"; }
+  # A directory with open files below it cannot be renamed (Windows and Samba refuse it
+  # with ACCESS_DENIED, and so does nasd); the client may still hold the files just
+  # written open for a moment (deferred close), so a refusal is retried for a few seconds.
+  if [ -z "$err" ]; then
+    for i in $(seq 1 10); do mv "$d/a" "$d/renamed" 2>/dev/null && break; sleep 1; done
+    [ -d "$d/renamed" ] || err="mv a renamed (refused for 10 s)"
+    [ "$i" -gt 1 ] && step "$label: mv of a directory succeeded on try $i (files below it were still open)"
+  fi
   [ -z "$err" ] && { [ ! -e "$d/a" ] && [ -d "$d/renamed/b/c" ] && [ "$(cat "$d/renamed/f7")" = "file 7" ] || err="after mv: old name still there or content lost"; }
   [ -z "$err" ] && { [ -d "$srv/dirtest/renamed/b/c" ] && [ ! -e "$srv/dirtest/a" ] || err="after mv: server's disk disagrees"; }
   [ -z "$err" ] && { mv "$d/renamed/f1" "$d/renamed/b/c/moved" && [ "$(cat "$d/renamed/b/c/moved")" = "file 1" ] && [ ! -e "$d/renamed/f1" ] || err="mv file into subdirectory"; }
@@ -405,10 +413,6 @@ if [ "$HAVE_MODS" = 1 ] && [ "$NASD_OK" = 1 ]; then
     ko "nasd rdma 3.1.1: mount -o rdma failed: $RDMA_ERR; client: $(dmesg | grep -iE 'rdma|smbd|CIFS: VFS' | tail -n 3 | sed 's/^\[[ 0-9.]*\] //' | tr '\n' ' ')"
     tail -n 20 /tmp/nasd/serve.log
   fi
-  if [ "$BENCH_SIZE" -gt 0 ]; then
-    phase "bench nasd"
-    bench nasd data "$OPTS" "$NASD_PID"
-  fi
 fi
 
 # ------------------------------------------------------------------ stop nasd
@@ -469,19 +473,30 @@ EOF
     dmesg | tail -n 20
     tail -n 20 /tmp/ksmbd-mountd.log
   fi
-  if [ "$BENCH_SIZE" -gt 0 ]; then
-    phase "bench ksmbd"
-    bench ksmbd share "username=tester,password=testpass"
-  fi
   ksmbd.control -s >/dev/null 2>&1
 fi
 
-# ------------------------------------------------------------------ benchmark verdict
-# nasd / ksmbd, same guest, same mount options: MB/s (higher is better) and whole-guest CPU
-# per GiB (lower is better).
-if grep -q '^BENCH nasd' "$RES" && grep -q '^BENCH ksmbd' "$RES"; then
+# ------------------------------------------------------------------ benchmark
+# nasd and ksmbd take turns (both want port 445), three rounds each, so that a slow moment
+# of the emulation hits both alike; the best round of each counts. Signing off on both.
+if [ "$BENCH_SIZE" -gt 0 ] && [ "$HAVE_MODS" = 1 ] && [ "$NASD_OK" = 1 ]; then
+  for round in 1 2 3; do
+    phase "bench round $round"
+    NO_COLOR=1 RUST_LOG=warn nasd --db "$DB" serve --listen 0.0.0.0:445 >>/tmp/nasd/bench.log 2>&1 &
+    pid=$!
+    for i in $(seq 1 60); do (exec 3<>/dev/tcp/127.0.0.1/445) 2>/dev/null && break; sleep 0.5; done
+    bench nasd data "$OPTS" "$pid"
+    kill -TERM "$pid"; wait "$pid"
+    ksmbd.mountd -n >>/tmp/ksmbd-mountd.log 2>&1 &
+    sleep 3
+    bench ksmbd share "username=tester,password=testpass"
+    ksmbd.control -s >/dev/null 2>&1
+    sleep 2
+  done
+  # nasd / ksmbd: MB/s (higher is better) and whole-guest CPU per GiB (lower is better),
+  # each server's best round.
   for dir in write read; do
-    awk -v d=$dir '$1 == "BENCH" && $3 == d { mb[$2] = $4; cpu[$2] = $5 }
+    awk -v d=$dir '$1 == "BENCH" && $3 == d && $4 > mb[$2] { mb[$2] = $4; cpu[$2] = $5 }
       END { if (mb["ksmbd"] > 0 && cpu["nasd"] > 0)
         printf "RATIO %s MB/s nasd %s ksmbd %s = %.2f; guest CPU s/GiB nasd %s ksmbd %s = %.2f (ksmbd/nasd, >1 means nasd cheaper)\n",
           d, mb["nasd"], mb["ksmbd"], mb["nasd"] / mb["ksmbd"], cpu["nasd"], cpu["ksmbd"], cpu["ksmbd"] / cpu["nasd"] }' "$RES" >>"$RES"
