@@ -180,14 +180,7 @@ dirops() {
     [ "$n" = 21 ] || err="ls a: $n entries, want 21"
   fi
   [ -z "$err" ] && { [ -d "$srv/dirtest/a/b/c" ] || err="a/b/c missing on the server"; }
-  # A directory with open files below it cannot be renamed (Windows and Samba refuse it
-  # with ACCESS_DENIED, and so does nasd); the client may still hold the files just
-  # written open for a moment (deferred close), so a refusal is retried for a few seconds.
-  if [ -z "$err" ]; then
-    for i in $(seq 1 10); do mv "$d/a" "$d/renamed" 2>/dev/null && break; sleep 1; done
-    [ -d "$d/renamed" ] || err="mv a renamed (refused for 10 s)"
-    [ "$i" -gt 1 ] && step "$label: mv of a directory succeeded on try $i (files below it were still open)"
-  fi
+  [ -z "$err" ] && { mv "$d/a" "$d/renamed" || err="mv a renamed"; }
   [ -z "$err" ] && { [ ! -e "$d/a" ] && [ -d "$d/renamed/b/c" ] && [ "$(cat "$d/renamed/f7")" = "file 7" ] || err="after mv: old name still there or content lost"; }
   [ -z "$err" ] && { [ -d "$srv/dirtest/renamed/b/c" ] && [ ! -e "$srv/dirtest/a" ] || err="after mv: server's disk disagrees"; }
   [ -z "$err" ] && { mv "$d/renamed/f1" "$d/renamed/b/c/moved" && [ "$(cat "$d/renamed/b/c/moved")" = "file 1" ] && [ ! -e "$d/renamed/f1" ] || err="mv file into subdirectory"; }
@@ -286,10 +279,11 @@ else
   ko "no rebuilt SMB Direct modules in /opt/smbd-mods"
 fi
 
-# rdma_mount LABEL SHARE SRVDIR MAXSIZE OPTS [CHECK] : mount -o rdma, run the workload,
-# then CHECK (a function, while still mounted), unmount; returns 1 if the mount failed
+# rdma_mount LABEL SHARE SRVDIR MAXSIZE OPTS [CHECK] [DIROPS] : mount -o rdma, run the
+# workload (and the directory operations unless DIROPS=no), then CHECK (a function, while
+# still mounted), unmount; returns 1 if the mount failed
 rdma_mount() {
-  local label=$1 share=$2 srv=$3 max=$4 opts=$5 check=${6:-} out
+  local label=$1 share=$2 srv=$3 max=$4 opts=$5 check=${6:-} with_dirops=${7:-yes} out
   if out=$(timeout -k 10 120 mount -t cifs "//$IP/$share" "$MNT" -o "rdma,vers=3.1.1,$opts" 2>&1); then
     if grep -qiE 'SMBDirect|RDMA transport' /proc/fs/cifs/DebugData || dmesg | grep -q 'RDMA transport established'; then
       ok "$label: mount -o rdma,vers=3.1.1 (DebugData shows SMBDirect)"
@@ -300,7 +294,11 @@ rdma_mount() {
     local fails
     fails=$(grep -c '^FAIL' "$RES")
     workload "$label" "$MNT" "$srv" "$max"
-    dirops "$label" "$MNT" "$srv"
+    if [ "$with_dirops" = yes ]; then
+      dirops "$label" "$MNT" "$srv"
+    else
+      info "$label: directory operations skipped (the 6.1 client signs a directory rename over SMB Direct wrongly; see docs/testing.md)"
+    fi
     [ -n "$check" ] && "$check" "$label"
     if [ "$(grep -c '^FAIL' "$RES")" != "$fails" ]; then
       step "$label failed: client's view (dmesg, last 25)"
@@ -396,7 +394,7 @@ if [ "$HAVE_MODS" = 1 ] && [ "$NASD_OK" = 1 ] && [ "${NASD_RDMA_SIGNED:-1}" = 1 
   phase "nasd rdma signed"
   nasd --db "$DB" setting set signing_required true >/dev/null && kill -HUP "$NASD_PID" && sleep 1
   dmesg -C
-  if ! rdma_mount "nasd rdma 3.1.1 signed" data /srv/data "$RDMA_MAX" "$OPTS" check_signed; then
+  if ! rdma_mount "nasd rdma 3.1.1 signed" data /srv/data "$RDMA_MAX" "$OPTS" check_signed no; then
     ko "nasd rdma 3.1.1 signed: mount -o rdma failed: $RDMA_ERR; client: $(dmesg | grep -iE 'rdma|smbd|CIFS: VFS' | tail -n 3 | sed 's/^\[[ 0-9.]*\] //' | tr '\n' ' ')"
     tail -n 20 /tmp/nasd/serve.log
   fi
@@ -458,7 +456,7 @@ EOF
     ksmbd.mountd -n >/tmp/ksmbd-mountd.log 2>&1 &
     sleep 3
     dmesg -C
-    rdma_mount "ksmbd rdma 3.1.1 signed" share /srv/ksmbd "$RDMA_MAX" "username=tester,password=testpass" ||
+    rdma_mount "ksmbd rdma 3.1.1 signed" share /srv/ksmbd "$RDMA_MAX" "username=tester,password=testpass" "" no ||
       ko "ksmbd rdma 3.1.1 signed: mount -o rdma failed: $RDMA_ERR"
     ksmbd.control -s >/dev/null 2>&1
     sleep 2
