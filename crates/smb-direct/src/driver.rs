@@ -291,6 +291,8 @@ pub struct Driver<Q: QueuePair> {
     stats: DriverStats,
     completions: Vec<Completion>,
     scratch: Vec<u8>,
+    /// The upper layer asked for no new receives ([`Driver::hold_receives`]).
+    receives_held: bool,
     /// The latest `now` the caller passed in.
     now: Instant,
 }
@@ -387,6 +389,7 @@ impl<Q: QueuePair> Driver<Q> {
             stats: DriverStats::default(),
             completions: Vec::with_capacity(dc.poll_batch),
             scratch: Vec::new(),
+            receives_held: false,
             now,
             dc,
         };
@@ -637,6 +640,15 @@ impl<Q: QueuePair> Driver<Q> {
         });
     }
 
+    /// Flow control towards the peer: while held, no receive is posted, so no receive
+    /// credit is granted and the peer stops sending once it has spent the credits it holds
+    /// (at most ReceiveCreditMax messages still arrive). For an upper layer whose backlog
+    /// of messages is full, as a TCP server stops reading its socket. Released, the next
+    /// [`Driver::process`] posts receives (and grants) again.
+    pub fn hold_receives(&mut self, hold: bool) {
+        self.receives_held = hold;
+    }
+
     /// Closes the connection from this side (server shutdown, logoff of the last session).
     pub fn close(&mut self) {
         self.begin_close(CloseReason::Local);
@@ -864,6 +876,9 @@ impl<Q: QueuePair> Driver<Q> {
 
     /// Posts the receives the connection asks for, as far as buffers allow.
     fn post_receives(&mut self) -> u32 {
+        if self.receives_held {
+            return 0;
+        }
         let want = self.conn.receives_to_post();
         let mut posted = 0;
         while posted < want {

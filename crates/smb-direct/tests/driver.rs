@@ -175,6 +175,40 @@ fn credits_with_few_receive_buffers() {
 }
 
 #[test]
+fn held_receives_stop_the_peer_once_its_credits_are_spent() {
+    let mut net = Net::established();
+    // The server's upper layer is behind: it holds receives. The client holds 255 credits
+    // and queues 400 one-packet messages.
+    net.server.hold_receives(true);
+    let requests: Vec<Vec<u8>> = (0..400u32)
+        .map(|i| format!("request {i}").into_bytes())
+        .collect();
+    for r in &requests {
+        net.client.send_message(r.clone()).unwrap();
+    }
+    net.run();
+    // What was already posted (and granted) arrives, nothing more: no receive was posted
+    // again, so nothing was granted, and the client waits with the rest queued.
+    assert_eq!(net.server_messages(), requests[..255].to_vec());
+    assert_eq!(net.server.qp().recvs_posted(), 0);
+    assert_eq!(net.client.connection().credits().send_credits(), 0);
+    assert!(net.client.connection().queued_send_bytes() > 0);
+    assert!(net.server.is_running() && net.client.is_running());
+    assert_eq!(
+        net.client.qp().stats().errors,
+        0,
+        "no send met a missing receive"
+    );
+
+    // Caught up: receives are posted and granted again, and the rest comes in order.
+    net.server.hold_receives(false);
+    net.run();
+    assert_eq!(net.server_messages(), requests);
+    assert_eq!(net.server.qp().recvs_posted(), 255);
+    assert!(net.server.is_running() && net.client.is_running());
+}
+
+#[test]
 fn fragmentation_of_messages_over_one_mib() {
     let cfg = Config {
         max_fragmented_size: 2 << 20,

@@ -34,6 +34,12 @@ use crate::server::Server;
 /// Most requests of one connection executing at once (as on TCP).
 const MAX_INFLIGHT: usize = 64;
 
+/// Whole messages waiting for a request slot before the driver stops posting receives
+/// (so stops granting credits): the bound on what a peer can make a connection buffer, as
+/// a TCP connection stops reading its socket.
+const MAX_BACKLOG: usize = 64;
+const MAX_BACKLOG_BYTES: usize = 8 << 20;
+
 /// SMB Direct settings from the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DirectOptions {
@@ -308,6 +314,7 @@ pub async fn connection<V: Vfs, Q: QueuePair + 'static, W: Wakeup>(
     let inflight = Arc::new(Semaphore::new(MAX_INFLIGHT));
     // Whole SMB2 messages not yet handed on (all request slots busy).
     let mut backlog: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut backlog_bytes = 0usize;
     let mut stopping = false;
     // Why the task woke, for the close log: a busy loop shows here.
     let mut wakes = Wakes::default();
@@ -316,6 +323,7 @@ pub async fn connection<V: Vfs, Q: QueuePair + 'static, W: Wakeup>(
         let mut closed = None;
         {
             let mut d = shared.driver.borrow_mut();
+            d.hold_receives(backlog.len() >= MAX_BACKLOG || backlog_bytes >= MAX_BACKLOG_BYTES);
             d.process(now);
             while let Some(ev) = d.poll_event() {
                 match ev {
@@ -326,6 +334,7 @@ pub async fn connection<V: Vfs, Q: QueuePair + 'static, W: Wakeup>(
                         if tracing::enabled!(tracing::Level::TRACE) {
                             trace_message(&peer_name, &m);
                         }
+                        backlog_bytes += m.len();
                         backlog.push_back(m);
                     }
                     DriverEvent::ReadDone { id, data } => {
@@ -347,6 +356,7 @@ pub async fn connection<V: Vfs, Q: QueuePair + 'static, W: Wakeup>(
                 break;
             };
             let Some(m) = backlog.pop_front() else { break };
+            backlog_bytes -= m.len();
             if !conn.receive_with_permit(m, permit) {
                 shared.driver.borrow_mut().close();
             }

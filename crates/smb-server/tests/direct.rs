@@ -779,6 +779,97 @@ fn an_rdma_channel_bound_to_a_tcp_session_moves_its_data_by_rdma() {
     );
 }
 
+#[test]
+fn a_flood_behind_busy_requests_is_held_back_by_smbd_credits() {
+    // A client fills every request slot of its SMB Direct connection with CREATEs that
+    // must wait (another client holds a batch oplock on the file and does not acknowledge
+    // the break yet), then sends 1500 ECHOs. On TCP the server would stop reading its
+    // socket; here it stops posting receives, so the client runs out of SMBD credits
+    // instead of the server buffering everything it sends.
+    let mut rig = rig("smbd-flood");
+    rig.server.set_break_timeout(Duration::from_secs(60));
+    let addr = rig.with_tcp();
+    let mut holder = Client::connect(addr);
+    assert_eq!(holder.negotiate(&[0x0311]).status, NtStatus::SUCCESS);
+    assert_eq!(holder.login(USER.0, USER.1), NtStatus::SUCCESS);
+    assert_eq!(holder.tree_connect("\\\\nas\\data"), NtStatus::SUCCESS);
+    let mut body = Client::create_body("busy.txt", 3, 0);
+    if let Request::Create(c) = &mut body {
+        c.requested_oplock_level = 0x09; // batch
+    }
+    let r = holder.call(Command::CREATE, &body).unwrap();
+    let Response::Create(held) = r.body() else {
+        panic!("CREATE failed: {:?}", r.status)
+    };
+    assert_eq!(held.oplock_level, 0x09, "batch oplock granted");
+
+    let (mut c, smbd) = logged_in(&mut rig);
+    // SMB2 credits for everything that follows (each reply grants up to 64 more).
+    for _ in 0..30 {
+        let r = c.call(Command::ECHO, &Request::Echo(EchoRequest)).unwrap();
+        assert_eq!(r.status, NtStatus::SUCCESS);
+    }
+    let open = Client::create_body("busy.txt", 3, 0);
+    for _ in 0..64 {
+        let mut m = c.build(Command::CREATE, &open, 1);
+        c.sign(&mut m);
+        c.send_framed(&m);
+    }
+    let sent_before = smbd.lock().unwrap().driver.connection_stats().packets_sent;
+    for _ in 0..1500 {
+        let mut m = c.build(Command::ECHO, &Request::Echo(EchoRequest), 1);
+        c.sign(&mut m);
+        c.send_framed(&m);
+    }
+    // The client stalls: no SMBD credit left, most of the flood still queued on its side.
+    let stalled = smbd.lock().unwrap().pump_until(|d| {
+        d.connection().credits().send_credits() == 0 && d.connection().queued_send_bytes() > 0
+    });
+    assert!(stalled, "the client never ran out of SMBD credits");
+    std::thread::sleep(Duration::from_millis(300));
+    let flooded = smbd.lock().unwrap().driver.connection_stats().packets_sent - sent_before;
+    assert!(
+        flooded < 700,
+        "the server took {flooded} of 1500 ECHOs while every request slot was busy"
+    );
+    assert_eq!(
+        smbd.lock()
+            .unwrap()
+            .driver
+            .connection()
+            .credits()
+            .send_credits(),
+        0
+    );
+
+    // The holder acknowledges: the CREATEs finish, slots free up, receives are posted
+    // again and the whole flood is answered.
+    let brk = holder.recv_frame().expect("the oplock break");
+    let bh = smb_wire::header::Header::decode(&brk).unwrap();
+    assert_eq!(bh.command, Command::OPLOCK_BREAK);
+    let ack = Request::OplockBreak(smb_wire::message::OplockBreakAck::Oplock(
+        smb_wire::misc::OplockBreak {
+            oplock_level: 0x01,
+            file_id: held.file_id,
+        },
+    ));
+    assert_eq!(
+        holder.call(Command::OPLOCK_BREAK, &ack).unwrap().status,
+        NtStatus::SUCCESS
+    );
+    let (mut creates, mut echoes) = (0, 0);
+    while creates < 64 || echoes < 1500 {
+        let r = c.recv_reply().expect("every request answered");
+        assert_eq!(r.status, NtStatus::SUCCESS, "{:?}", r.hdr.command);
+        match r.hdr.command {
+            Command::CREATE => creates += 1,
+            Command::ECHO => echoes += 1,
+            other => panic!("unexpected reply {other:?}"),
+        }
+    }
+    assert!(!smbd.lock().unwrap().closed);
+}
+
 /// Not a test: how fast the whole stack moves RDMA WRITE and READ data on the emulation
 /// (`cargo test --release -p smb-server --test direct -- --ignored --nocapture`).
 #[test]
