@@ -68,6 +68,42 @@ open(p, "w").write(s)
 PY
   echo "patched smbd_send() fragmenting (kvec piece length and offset, page piece size)"
 fi
+# 6.1.192's smbd_post_send_data() maps every kvec with sg_set_buf(), i.e. virt_to_page(),
+# which is only right for the kernel's linear map. A compound request that needs padding
+# (smb2_set_next_command(): the SET_INFO of a rename or hard link by path, the usual
+# CREATE+SET_INFO+CLOSE) gets an extra kvec pointing at `smb2_padding`, a global in the
+# module's own memory: virt_to_page() of that address is some unrelated page, so the
+# padding goes out as whatever bytes that page holds. Unsigned, the server ignores them;
+# signed, the signature (computed over the real zeros) no longer matches: ksmbd logs "bad
+# smb2 signature", nasd answers ACCESS_DENIED. TCP sends kvecs by address and never sees
+# it; upstream's iov_iter rewrite looks such pages up with vmalloc_to_page(). Do the same.
+if grep -q 'sg_set_buf(&sgl\[i\], iov\[i\].iov_base, iov\[i\].iov_len);' "$C"; then
+  python3 - "$C" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+old = '''		sg_set_buf(&sgl[i], iov[i].iov_base, iov[i].iov_len);
+'''
+new = '''		if (virt_addr_valid(iov[i].iov_base)) {
+			sg_set_buf(&sgl[i], iov[i].iov_base, iov[i].iov_len);
+		} else {
+			/* module or vmalloc memory (smb2_padding): not in the linear map */
+			unsigned long off = offset_in_page(iov[i].iov_base);
+
+			if (off + iov[i].iov_len > PAGE_SIZE) {
+				cifs_dbg(VFS, "kvec %d outside the linear map crosses a page\\n", i);
+				return -EINVAL;
+			}
+			sg_set_page(&sgl[i], vmalloc_to_page(iov[i].iov_base),
+				    iov[i].iov_len, off);
+		}
+'''
+if s.count(old) != 1:
+    sys.exit("smbd_post_send_data() is not the code this fix is for")
+open(p, "w").write(s.replace(old, new))
+PY
+  echo "patched smbd_post_send_data() (kvecs outside the linear map, e.g. compound padding)"
+fi
 FLAGS="-DCONFIG_CIFS_SMB_DIRECT=1 -DCONFIG_SMB_SERVER_SMBDIRECT=1"
 make -C /usr/src/linux-headers-$KVER M="$S/client" \
   CONFIG_CIFS=m CONFIG_CIFS_SMB_DIRECT=y KCFLAGS="$FLAGS" -j"$(nproc)" modules

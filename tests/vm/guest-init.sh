@@ -279,11 +279,11 @@ else
   ko "no rebuilt SMB Direct modules in /opt/smbd-mods"
 fi
 
-# rdma_mount LABEL SHARE SRVDIR MAXSIZE OPTS [CHECK] [DIROPS] : mount -o rdma, run the
-# workload (and the directory operations unless DIROPS=no), then CHECK (a function, while
-# still mounted), unmount; returns 1 if the mount failed
+# rdma_mount LABEL SHARE SRVDIR MAXSIZE OPTS [CHECK] : mount -o rdma, run the workload and
+# the directory operations, then CHECK (a function, while still mounted), unmount; returns 1
+# if the mount failed
 rdma_mount() {
-  local label=$1 share=$2 srv=$3 max=$4 opts=$5 check=${6:-} with_dirops=${7:-yes} out
+  local label=$1 share=$2 srv=$3 max=$4 opts=$5 check=${6:-} out
   if out=$(timeout -k 10 120 mount -t cifs "//$IP/$share" "$MNT" -o "rdma,vers=3.1.1,$opts" 2>&1); then
     if grep -qiE 'SMBDirect|RDMA transport' /proc/fs/cifs/DebugData || dmesg | grep -q 'RDMA transport established'; then
       ok "$label: mount -o rdma,vers=3.1.1 (DebugData shows SMBDirect)"
@@ -294,11 +294,7 @@ rdma_mount() {
     local fails
     fails=$(grep -c '^FAIL' "$RES")
     workload "$label" "$MNT" "$srv" "$max"
-    if [ "$with_dirops" = yes ]; then
-      dirops "$label" "$MNT" "$srv"
-    else
-      info "$label: directory operations skipped (the 6.1 client signs a directory rename over SMB Direct wrongly; see docs/testing.md)"
-    fi
+    dirops "$label" "$MNT" "$srv"
     [ -n "$check" ] && "$check" "$label"
     if [ "$(grep -c '^FAIL' "$RES")" != "$fails" ]; then
       step "$label failed: client's view (dmesg, last 25)"
@@ -394,7 +390,7 @@ if [ "$HAVE_MODS" = 1 ] && [ "$NASD_OK" = 1 ] && [ "${NASD_RDMA_SIGNED:-1}" = 1 
   phase "nasd rdma signed"
   nasd --db "$DB" setting set signing_required true >/dev/null && kill -HUP "$NASD_PID" && sleep 1
   dmesg -C
-  if ! rdma_mount "nasd rdma 3.1.1 signed" data /srv/data "$RDMA_MAX" "$OPTS" check_signed no; then
+  if ! rdma_mount "nasd rdma 3.1.1 signed" data /srv/data "$RDMA_MAX" "$OPTS" check_signed; then
     ko "nasd rdma 3.1.1 signed: mount -o rdma failed: $RDMA_ERR; client: $(dmesg | grep -iE 'rdma|smbd|CIFS: VFS' | tail -n 3 | sed 's/^\[[ 0-9.]*\] //' | tr '\n' ' ')"
     tail -n 20 /tmp/nasd/serve.log
   fi
@@ -456,7 +452,7 @@ EOF
     ksmbd.mountd -n >/tmp/ksmbd-mountd.log 2>&1 &
     sleep 3
     dmesg -C
-    rdma_mount "ksmbd rdma 3.1.1 signed" share /srv/ksmbd "$RDMA_MAX" "username=tester,password=testpass" "" no ||
+    rdma_mount "ksmbd rdma 3.1.1 signed" share /srv/ksmbd "$RDMA_MAX" "username=tester,password=testpass" ||
       ko "ksmbd rdma 3.1.1 signed: mount -o rdma failed: $RDMA_ERR"
     ksmbd.control -s >/dev/null 2>&1
     sleep 2
