@@ -121,7 +121,12 @@ pub enum DriverEvent {
     Message(Vec<u8>),
     /// An [`Driver::rdma_read`] finished: the peer's bytes, in descriptor order.
     ReadDone { id: TransferId, data: Vec<u8> },
-    /// An [`Driver::rdma_write`] finished: `len` bytes are in the peer's buffers.
+    /// An [`Driver::rdma_write`]'s work requests are all posted: `len` bytes are on their
+    /// way to the peer's buffers, ahead of anything sent from now on. On a reliable
+    /// connection the peer executes work requests in order, so the data is in place when a
+    /// message sent after this event arrives (the reply may go out at once, without waiting
+    /// for the writes' completions); if a write fails, the connection closes and nothing
+    /// sent after it is delivered.
     WriteDone { id: TransferId, len: usize },
     /// The connection is gone and every resource is back; `aborted` transfers never
     /// finished. Nothing follows this event.
@@ -523,7 +528,7 @@ impl<Q: QueuePair> Driver<Q> {
     }
 
     /// Starts pushing the data of an SMB2 READ into the peer's buffers, in descriptor order;
-    /// [`DriverEvent::WriteDone`] says when it is there (then send the response). Invalid
+    /// after [`DriverEvent::WriteDone`] the response may be sent (it arrives behind the data). Invalid
     /// descriptors close the connection; data longer than they describe is refused.
     pub fn rdma_write(
         &mut self,
@@ -831,32 +836,31 @@ impl<Q: QueuePair> Driver<Q> {
         len: u32,
         read: bool,
     ) {
-        let Some(pos) = self.transfers.iter().position(|t| t.id == id) else {
-            return;
-        };
-        if read {
-            self.stats.rdma_reads = self.stats.rdma_reads.saturating_add(1);
-            self.stats.rdma_read_bytes = self.stats.rdma_read_bytes.saturating_add(u64::from(len));
-        } else {
+        if !read {
+            // The transfer was finished when its last write was posted.
             self.stats.rdma_writes = self.stats.rdma_writes.saturating_add(1);
             self.stats.rdma_write_bytes =
                 self.stats.rdma_write_bytes.saturating_add(u64::from(len));
+            return;
         }
+        let Some(pos) = self.transfers.iter().position(|t| t.id == id) else {
+            return;
+        };
+        self.stats.rdma_reads = self.stats.rdma_reads.saturating_add(1);
+        self.stats.rdma_read_bytes = self.stats.rdma_read_bytes.saturating_add(u64::from(len));
         let mut failed = None;
         if let Some(t) = self.transfers.get_mut(pos) {
             t.in_flight = t.in_flight.saturating_sub(1);
-            if read {
-                let dst = data_offset
-                    .checked_add(len as usize)
-                    .and_then(|end| t.data.get_mut(data_offset..end));
-                match (dst, chunk.prefix(len)) {
-                    (Some(dst), Some(sge)) => {
-                        if let Err(e) = self.qp.read_local(sge, dst) {
-                            failed = Some(CloseReason::Verbs(e));
-                        }
+            let dst = data_offset
+                .checked_add(len as usize)
+                .and_then(|end| t.data.get_mut(data_offset..end));
+            match (dst, chunk.prefix(len)) {
+                (Some(dst), Some(sge)) => {
+                    if let Err(e) = self.qp.read_local(sge, dst) {
+                        failed = Some(CloseReason::Verbs(e));
                     }
-                    _ => failed = Some(CloseReason::Verbs(VerbsError::BadLocalBuffer)),
                 }
+                _ => failed = Some(CloseReason::Verbs(VerbsError::BadLocalBuffer)),
             }
         }
         if let Some(reason) = failed {
@@ -967,7 +971,7 @@ impl<Q: QueuePair> Driver<Q> {
     /// Posts the RDMA work requests of pending transfers, oldest transfer first.
     fn post_rdma(&mut self) {
         let mut i = 0;
-        while i < self.transfers.len() {
+        'transfers: while i < self.transfers.len() {
             loop {
                 if self.sq_in_flight >= self.caps.send_wr || self.data_pool.available() == 0 {
                     return;
@@ -1028,6 +1032,12 @@ impl<Q: QueuePair> Driver<Q> {
                     self.reads_in_flight = self.reads_in_flight.saturating_add(1);
                     self.stats.reads_in_flight_high =
                         self.stats.reads_in_flight_high.max(self.reads_in_flight);
+                } else if self.transfers.get(i).is_some_and(|t| t.todo.is_empty()) {
+                    // Every write of it is posted: what is sent next arrives behind them.
+                    if let Some(t) = self.transfers.remove(i) {
+                        self.finish_transfer(t);
+                    }
+                    continue 'transfers; // `i` is now the next transfer
                 }
             }
             i += 1;

@@ -287,6 +287,51 @@ fn multi_descriptor_rdma_read_for_a_write() {
 }
 
 #[test]
+fn a_reply_sent_at_write_done_arrives_behind_the_data() {
+    // 1 MiB + 5 through an 8 x 64 KiB pool: the last writes are posted only after earlier
+    // ones completed and gave their chunks back. WriteDone comes when the last one is
+    // posted, before it completes; the reply sent then must still reach the client only
+    // after every byte is in its buffer.
+    let mut net = Net::established();
+    let len = (1 << 20) + 5;
+    let a = client_region(&mut net, &vec![0; len]);
+    let data = pattern(len, 9);
+    let id = net
+        .server
+        .rdma_write(&blob(&[desc(&a, 0, len as u32)]), data.clone())
+        .unwrap();
+    let mut replied = false;
+    for _ in 0..10_000 {
+        net.step();
+        if !replied
+            && net
+                .server_events
+                .contains(&DriverEvent::WriteDone { id, len })
+        {
+            assert!(
+                net.server.pool_stats().data.in_use > 0,
+                "WriteDone comes with writes still outstanding"
+            );
+            net.server.send_message(b"READ response".to_vec()).unwrap();
+            replied = true;
+        }
+        if !net.client_messages().is_empty() {
+            // The moment the reply is there, so is all of the data.
+            assert!(
+                client_bytes(&net, &a, 0, len as u32) == data,
+                "reply before data"
+            );
+            break;
+        }
+    }
+    assert_eq!(net.client_messages(), vec![b"READ response".to_vec()]);
+    net.run();
+    assert_eq!(net.server.stats().rdma_write_bytes, len as u64);
+    assert_eq!(net.server.pool_stats().data.in_use, 0);
+    assert!(net.server.is_running() && net.client.is_running());
+}
+
+#[test]
 fn multi_descriptor_rdma_write_for_a_read_with_invalidate() {
     let mut net = Net::established();
     let a = client_region(&mut net, &[0xEE; 128 * 1024]);
@@ -483,12 +528,19 @@ fn peer_vanishes_mid_rdma_write() {
         .rdma_write(&blob(&[desc(&a, 0, 1 << 20)]), pattern(1 << 20, 6))
         .unwrap();
     net.run_until(100, |n| n.server.stats().rdma_writes >= 2);
+    // Every write is posted by now (the pool holds them all), so the transfer is done as
+    // far as the upper layer is concerned: a reply sent now would queue behind the data.
+    assert!(net
+        .server_events
+        .contains(&DriverEvent::WriteDone { id, len: 1 << 20 }));
     // The client's host dies: no disconnect, nothing.
     net.client.qp().vanish();
     for _ in 0..100 {
         net.server.process(net.now);
         net.drain();
     }
+    // The writes still outstanding fail, and the connection ends: nothing sent behind
+    // them is delivered.
     let (reason, aborted) = closed_reason(&net.server_events);
     assert_eq!(
         reason,
@@ -497,7 +549,7 @@ fn peer_vanishes_mid_rdma_write() {
             status: WcStatus::RetryExceeded
         }
     );
-    assert_eq!(aborted, vec![id]);
+    assert_eq!(aborted, Vec::<u64>::new());
     assert_clean(&net.server, 0);
 }
 
@@ -582,7 +634,17 @@ fn descriptor_outside_the_peers_registered_memory() {
                 },
                 "case {i} read {read}"
             );
-            assert_eq!(aborted, vec![id]);
+            if read {
+                assert_eq!(aborted, vec![id]);
+            } else {
+                // A write transfer is done once posted; its failure ends the connection.
+                let done = DriverEvent::WriteDone {
+                    id,
+                    len: 1024 + bad.length as usize,
+                };
+                assert!(net.server_events.contains(&done), "case {i}");
+                assert_eq!(aborted, Vec::<u64>::new());
+            }
             assert_clean(&net.server, 0);
             assert_eq!(
                 closed_reason(&net.client_events).0,
