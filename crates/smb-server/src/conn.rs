@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use smb_proto::{Batch, Connection, Item, Reply, SessionEvent, Work};
+use smb_proto::{Batch, Connection, Item, Reply, SessionEvent, SessionInfo, Work};
 use smb_vfs::Vfs;
 use smb_wire::file::{channel, ReadResponse};
 use smb_wire::message::{Request, Response};
@@ -16,7 +16,7 @@ use smb_wire::NtStatus;
 
 use crate::exec::{self, Chain};
 use crate::files::Notice;
-use crate::server::{ConnStatus, Mail, Server};
+use crate::server::{ConnStatus, Mail, Server, StatusSlot};
 use crate::state::ConnState;
 
 /// Where a connection's output goes: the transport's writer.
@@ -89,6 +89,8 @@ pub struct Conn<V: Vfs> {
     pub(crate) proto: RefCell<Connection>,
     pub(crate) st: RefCell<ConnState<V>>,
     pub(crate) sink: Box<dyn Sink>,
+    /// This connection's entry in the server's status list, once it has one.
+    status: RefCell<Option<StatusSlot>>,
 }
 
 /// What [`RdmaChannel::describe`] finds in a READ/WRITE's channel information.
@@ -152,6 +154,7 @@ impl<V: Vfs> Conn<V> {
             proto: RefCell::new(Connection::new(cfg, Box::new(OsRandom))),
             st: RefCell::new(ConnState::new()),
             sink,
+            status: RefCell::new(None),
         });
         conn.start_mailbox();
         conn
@@ -645,40 +648,53 @@ impl<V: Vfs> Conn<V> {
         }
     }
 
+    /// Updates this connection's status slot (after every batch: byte counters move with
+    /// each request). Only the slot's own lock is taken, and the user names are cloned
+    /// only when the sessions changed.
     fn publish_status(&self) {
-        let (dialect, users, stats) = {
-            let p = self.proto.borrow();
-            (
-                p.negotiated().map(|n| n.dialect).unwrap_or(0),
-                p.sessions()
-                    .iter()
-                    .map(|s| {
-                        if s.anonymous {
-                            "(anonymous)".to_string()
-                        } else {
-                            s.user.clone()
-                        }
-                    })
-                    .collect(),
-                p.stats,
-            )
-        };
+        fn name(s: &SessionInfo) -> &str {
+            if s.anonymous {
+                "(anonymous)"
+            } else {
+                &s.user
+            }
+        }
+        let p = self.proto.borrow();
+        let sessions = p.sessions();
         let (trees, opens) = {
             let st = self.st.borrow();
             (st.trees.len(), st.opens.len())
         };
-        self.server.update_status(ConnStatus {
-            id: self.id,
-            peer: self.peer,
-            transport: self.transport,
-            dialect,
-            users,
-            trees,
-            opens,
-            bytes_in: stats.bytes_in,
-            bytes_out: stats.bytes_out,
-            transport_counters: self.sink.counters(),
+        let mut slot = self.status.borrow_mut();
+        let slot = slot.get_or_insert_with(|| {
+            self.server.add_status(ConnStatus {
+                id: self.id,
+                peer: self.peer,
+                transport: self.transport,
+                dialect: 0,
+                users: Vec::new(),
+                trees: 0,
+                opens: 0,
+                bytes_in: 0,
+                bytes_out: 0,
+                transport_counters: None,
+            })
         });
+        let mut c = slot.lock().unwrap_or_else(|e| e.into_inner());
+        c.dialect = p.negotiated().map(|n| n.dialect).unwrap_or(0);
+        if !c
+            .users
+            .iter()
+            .map(String::as_str)
+            .eq(sessions.iter().map(|s| name(s)))
+        {
+            c.users = sessions.iter().map(|s| name(s).to_string()).collect();
+        }
+        c.trees = trees;
+        c.opens = opens;
+        c.bytes_in = p.stats.bytes_in;
+        c.bytes_out = p.stats.bytes_out;
+        c.transport_counters = self.sink.counters();
     }
 
     /// The transport is gone: close every open (honouring delete-on-close), forget status.

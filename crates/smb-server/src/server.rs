@@ -63,12 +63,18 @@ pub struct ConnStatus {
     pub transport_counters: Option<crate::conn::TransportCounters>,
 }
 
+/// One connection's live status, written by the connection's own thread (its lock is
+/// shared only with whoever reads the status), listed in [`Server::connections`].
+pub(crate) type StatusSlot = Arc<Mutex<ConnStatus>>;
+
 /// The server shared by all worker threads.
 pub struct Server {
     catalog: RwLock<Arc<Catalog>>,
     pub(crate) files: FileTable,
     next_id: AtomicU64,
-    status: Mutex<Vec<ConnStatus>>,
+    /// Every connection's status slot, by connection id; a connection updates its own slot
+    /// after each batch without touching this list.
+    status: Mutex<Vec<(u64, StatusSlot)>>,
     /// Each live connection's mailbox for unsolicited messages (oplock and lease breaks),
     /// by connection id. The receiving end runs on the connection's own thread.
     mailboxes: Mutex<HashMap<u64, UnboundedSender<Mail>>>,
@@ -293,25 +299,35 @@ impl Server {
 
     /// A snapshot of every live connection.
     pub fn connections(&self) -> Vec<ConnStatus> {
+        let slots: Vec<StatusSlot> = self
+            .status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(_, slot)| slot.clone())
+            .collect();
+        slots
+            .iter()
+            .map(|slot| slot.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .collect()
+    }
+
+    /// Lists a connection's status; it keeps the slot and updates it from then on.
+    pub(crate) fn add_status(&self, st: ConnStatus) -> StatusSlot {
+        let id = st.id;
+        let slot = Arc::new(Mutex::new(st));
         self.status
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    pub(crate) fn update_status(&self, st: ConnStatus) {
-        let mut v = self.status.lock().unwrap_or_else(|p| p.into_inner());
-        match v.iter_mut().find(|c| c.id == st.id) {
-            Some(c) => *c = st,
-            None => v.push(st),
-        }
+            .push((id, slot.clone()));
+        slot
     }
 
     pub(crate) fn remove_status(&self, id: u64) {
         self.status
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .retain(|c| c.id != id);
+            .retain(|(c, _)| *c != id);
     }
 
     /// Number of opens across all connections.
