@@ -160,7 +160,8 @@ pub struct DriverStats {
     pub rdma_writes: u64,
     /// Bytes moved from the peer by RDMA read (SMB2 WRITE data).
     pub rdma_read_bytes: u64,
-    /// Bytes moved to the peer by RDMA write (SMB2 READ data).
+    /// Bytes moved to the peer by RDMA write (SMB2 READ data), counted as posted (see
+    /// [`DriverEvent::WriteDone`]).
     pub rdma_write_bytes: u64,
     pub transfers_done: u64,
     /// The most RDMA reads ever outstanding at once (never above the QP's `rd_atom`).
@@ -837,11 +838,7 @@ impl<Q: QueuePair> Driver<Q> {
         read: bool,
     ) {
         if !read {
-            // The transfer was finished when its last write was posted.
-            self.stats.rdma_writes = self.stats.rdma_writes.saturating_add(1);
-            self.stats.rdma_write_bytes =
-                self.stats.rdma_write_bytes.saturating_add(u64::from(len));
-            return;
+            return; // counted, and its transfer finished, when it was posted
         }
         let Some(pos) = self.transfers.iter().position(|t| t.id == id) else {
             return;
@@ -1032,7 +1029,14 @@ impl<Q: QueuePair> Driver<Q> {
                     self.reads_in_flight = self.reads_in_flight.saturating_add(1);
                     self.stats.reads_in_flight_high =
                         self.stats.reads_in_flight_high.max(self.reads_in_flight);
-                } else if self.transfers.get(i).is_some_and(|t| t.todo.is_empty()) {
+                    continue;
+                }
+                self.stats.rdma_writes = self.stats.rdma_writes.saturating_add(1);
+                self.stats.rdma_write_bytes = self
+                    .stats
+                    .rdma_write_bytes
+                    .saturating_add(u64::from(seg.remote.len));
+                if self.transfers.get(i).is_some_and(|t| t.todo.is_empty()) {
                     // Every write of it is posted: what is sent next arrives behind them.
                     if let Some(t) = self.transfers.remove(i) {
                         self.finish_transfer(t);

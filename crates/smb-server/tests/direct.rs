@@ -713,6 +713,52 @@ fn a_fatal_qp_error_while_idle_ends_the_connection_cleanly() {
 }
 
 #[test]
+fn a_qp_error_on_one_connection_leaves_the_others_working() {
+    let mut rig = rig("smbd-two");
+    let (mut a, _sa, faults) = logged_in_with_faults(&mut rig);
+    let (mut b, sb) = logged_in(&mut rig);
+    let _fa = a.create("a.bin", 5, 0).expect("create a");
+    let fb = b.create("b.bin", 5, 0).expect("create b");
+    // A's queue pair dies (IBV_EVENT_QP_FATAL) while both have files open.
+    faults.qp_error();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rig.server.open_count() != 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(rig.server.open_count(), 1, "A's open is released, B's kept");
+    assert!(a.recv_frame().is_none(), "A is disconnected");
+
+    // B goes on: its open still works, and its data still moves by RDMA both ways.
+    let data = pattern(768 * 1024, 5);
+    let src = sb.lock().unwrap().buffer(&data);
+    let info = descriptors(&src, &[(0, data.len() as u32)]);
+    let r = send(
+        &mut b,
+        Command::WRITE,
+        &write_req(fb, 0, channel::RDMA_V1, info, data.len() as u32, Vec::new()),
+        data.len(),
+    );
+    assert_eq!(r.status, NtStatus::SUCCESS);
+    let dst = sb.lock().unwrap().buffer(&vec![0u8; data.len()]);
+    let info = descriptors(&dst, &[(0, data.len() as u32)]);
+    let r = send(
+        &mut b,
+        Command::READ,
+        &read_req(fb, 0, data.len() as u32, channel::RDMA_V1, info),
+        data.len(),
+    );
+    assert_eq!(r.status, NtStatus::SUCCESS);
+    assert_eq!(sb.lock().unwrap().read_buffer(&dst, data.len()), data);
+    let conns = rig.server.connections();
+    assert_eq!(conns.len(), 1, "{conns:?}");
+    let t = conns[0].transport_counters.unwrap();
+    assert_eq!(
+        (t.rdma_read_bytes, t.rdma_write_bytes),
+        (data.len() as u64, data.len() as u64)
+    );
+}
+
+#[test]
 fn an_rdma_channel_bound_to_a_tcp_session_moves_its_data_by_rdma() {
     // What a Windows client does: log on over TCP, then add an SMB Direct channel to the
     // session (SESSION_SETUP with the binding flag, signed with the binding key) and send
