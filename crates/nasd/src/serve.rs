@@ -182,6 +182,44 @@ fn log_netdevs() -> Vec<serde_json::Value> {
     out
 }
 
+/// Each SMB Direct connection pins `per_connection` bytes (its registered pools): says so
+/// when RLIMIT_MEMLOCK would refuse that for a handful of connections and the process
+/// lacks CAP_IPC_LOCK, which lifts the limit.
+fn memlock_warning(per_connection: u64) -> Option<String> {
+    use nix::sys::resource::{getrlimit, Resource, RLIM_INFINITY};
+    let (soft, _) = getrlimit(Resource::RLIMIT_MEMLOCK).ok()?;
+    let limit = (soft != RLIM_INFINITY).then_some(soft);
+    memlock_verdict(limit, per_connection, has_cap_ipc_lock())
+}
+
+/// [`memlock_warning`] for a soft limit (`None`: unlimited): room for at least eight
+/// connections, or CAP_IPC_LOCK, is enough.
+fn memlock_verdict(limit: Option<u64>, per_connection: u64, cap_ipc_lock: bool) -> Option<String> {
+    let soft = limit?;
+    if cap_ipc_lock || soft >= per_connection.saturating_mul(8) {
+        return None;
+    }
+    Some(format!(
+        "RLIMIT_MEMLOCK is {} KiB and each connection registers about {} MiB: connections \
+         beyond the limit will be refused; set LimitMEMLOCK=infinity (systemd) or ulimit -l \
+         unlimited",
+        soft / 1024,
+        per_connection.div_ceil(1 << 20)
+    ))
+}
+
+/// Whether the effective capabilities include CAP_IPC_LOCK (bit 14 of CapEff).
+fn has_cap_ipc_lock() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps & (1 << 14) != 0)
+}
+
 /// Starts SMB Direct when the settings and the host allow; says why not otherwise.
 fn start_smb_direct(
     server: &std::sync::Arc<Server>,
@@ -214,7 +252,14 @@ fn start_smb_direct(
                 .collect::<Vec<_>>()
                 .join(", ");
             let state = format!("listening on {} port {ports}", listen.ip());
-            tracing::info!("SMB Direct {state}");
+            let pinned = opts.registered_bytes();
+            tracing::info!(
+                registered_per_connection_mib = pinned.div_ceil(1 << 20),
+                "SMB Direct {state}"
+            );
+            if let Some(warning) = memlock_warning(pinned) {
+                tracing::warn!("SMB Direct: {warning}");
+            }
             (state, Some(h))
         }
         Ok(None) => {
@@ -226,6 +271,35 @@ fn start_smb_direct(
             (format!("unavailable: {e}"), None)
         }
     }
+}
+
+/// SMB Direct's listeners and per-connection resources are set up at start: a reload
+/// cannot change them, so say which changed settings wait for a restart.
+fn warn_restart_needed(running: &nas_store::Settings, stored: &nas_store::Settings) {
+    let changed = restart_needed(running, stored);
+    if !changed.is_empty() {
+        tracing::warn!(
+            settings = %changed.join(", "),
+            "changed settings apply to SMB Direct after a restart (systemctl restart nasd)"
+        );
+    }
+}
+
+fn restart_needed(
+    running: &nas_store::Settings,
+    stored: &nas_store::Settings,
+) -> Vec<&'static str> {
+    [
+        ("smb_direct", running.smb_direct != stored.smb_direct),
+        (
+            "smb_direct_credits",
+            running.smb_direct_credits != stored.smb_direct_credits,
+        ),
+        ("max_io_size", running.max_io_size != stored.max_io_size),
+    ]
+    .into_iter()
+    .filter_map(|(name, differs)| differs.then_some(name))
+    .collect()
 }
 
 /// Serve until SIGTERM/SIGINT.
@@ -297,7 +371,10 @@ pub fn run(store_path: &Path, opts: ServeOptions) -> anyhow::Result<()> {
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => {
-                    match store.snapshot().await.map_err(anyhow::Error::from).and_then(|s| catalog_from(s, store_path)) {
+                    match store.snapshot().await.map_err(anyhow::Error::from).and_then(|s| {
+                        warn_restart_needed(&settings, &s.settings);
+                        catalog_from(s, store_path)
+                    }) {
                         Ok(cat) => { server.reload(cat); tracing::info!("configuration reloaded"); }
                         Err(e) => tracing::error!(error = %e, "reload failed; keeping the old configuration"),
                     }
@@ -335,4 +412,40 @@ fn notify_ready() {
         Err(_) => return,
     };
     let _ = sock.send_to(b"READY=1", path);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memlock_is_enough_for_eight_connections_or_with_cap_ipc_lock() {
+        let per = 18 << 20;
+        assert_eq!(memlock_verdict(None, per, false), None, "unlimited");
+        assert_eq!(memlock_verdict(Some(8 * per), per, false), None);
+        assert_eq!(
+            memlock_verdict(Some(8 << 20), per, true),
+            None,
+            "CAP_IPC_LOCK"
+        );
+        let w = memlock_verdict(Some(8 << 20), per, false).expect("a warning");
+        assert!(w.contains("8192 KiB") && w.contains("about 18 MiB"), "{w}");
+        assert!(w.contains("LimitMEMLOCK=infinity"), "{w}");
+    }
+
+    #[test]
+    fn smb_direct_settings_changed_by_a_reload_wait_for_a_restart() {
+        let running = nas_store::Settings::default();
+        assert!(restart_needed(&running, &running.clone()).is_empty());
+        let stored = nas_store::Settings {
+            smb_direct: !running.smb_direct,
+            max_io_size: 1 << 20,
+            signing_required: !running.signing_required,
+            ..running.clone()
+        };
+        assert_eq!(
+            restart_needed(&running, &stored),
+            vec!["smb_direct", "max_io_size"]
+        );
+    }
 }

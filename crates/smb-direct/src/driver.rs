@@ -188,6 +188,16 @@ impl Pools {
     }
 }
 
+/// About how much memory one connection registers (pins) when it is accepted with
+/// `config` and `dc`: its receive, send and data pools, each registered once. Pinned memory
+/// counts against RLIMIT_MEMLOCK unless the process has CAP_IPC_LOCK.
+pub fn registered_bytes(config: &Config, dc: &DriverConfig) -> u64 {
+    let recv = (u64::from(config.receive_credit_max) + 1) * u64::from(config.max_receive_size);
+    let send = (u64::from(config.send_credit_target) + 1) * u64::from(config.max_send_size);
+    let data = u64::from(dc.data_chunks) * u64::from(dc.data_chunk_size);
+    recv + send + data
+}
+
 /// The queue pair sizes for a connection with `config` on a device with `limits`, and the
 /// configuration adjusted to them (ReceiveCreditMax never exceeds what the receive queue
 /// can hold).

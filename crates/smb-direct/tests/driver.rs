@@ -52,8 +52,13 @@ fn negotiate_over_verbs_then_exchange_messages() {
             rd_atom: 8
         }
     );
-    // Memory is registered once, at accept: receive, send and data pools.
+    // Memory is registered once, at accept: receive, send and data pools, as much as
+    // `registered_bytes` tells an administrator (for RLIMIT_MEMLOCK).
     assert_eq!(net.server.qp().regions_registered(), 3);
+    assert_eq!(
+        net.server.qp().registered_bytes(),
+        smb_direct::driver::registered_bytes(&Config::default(), &small_pool())
+    );
     // Before anything moved, the server has one receive posted, for the request.
     assert_eq!(net.server.qp().recvs_posted(), 1);
 

@@ -69,6 +69,11 @@ impl DirectOptions {
         }
     }
 
+    /// Memory each connection registers (pins) at accept.
+    pub fn registered_bytes(&self) -> u64 {
+        smb_direct::driver::registered_bytes(&self.smbd_config(), &self.driver_config())
+    }
+
     /// Driver resources: a data pool large enough for two requests of the largest size
     /// in flight.
     pub fn driver_config(&self) -> DriverConfig {

@@ -505,6 +505,18 @@ impl EmuQp {
         self.with_end(|e| e.recvs.len()).unwrap_or(0)
     }
 
+    /// Bytes of all regions registered and not deregistered.
+    pub fn registered_bytes(&self) -> u64 {
+        self.with_end(|e| {
+            e.regions
+                .iter()
+                .flatten()
+                .map(|r| r.data.len() as u64)
+                .sum()
+        })
+        .unwrap_or(0)
+    }
+
     /// Regions registered and not deregistered.
     pub fn regions_registered(&self) -> usize {
         self.with_end(|e| e.regions.iter().flatten().count())
