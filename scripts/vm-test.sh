@@ -23,6 +23,8 @@
 #   VM_OTHER_MAX     largest file on the other TCP mounts (default 64M)
 #   VM_RDMA_MAX      largest file on the rdma mounts (default 64M; 1G for the full check)
 #   VM_BENCH_SIZE    bytes per direction in the nasd-vs-ksmbd benchmark (default 256M; 0: none)
+#   VM_BENCH_ROUNDS  benchmark rounds, each server once per round (default 3); best and
+#                    median rounds are both reported
 #   VM_TIMEOUT       qemu wall-clock limit in seconds (default 600 + 1 per MiB of test files;
 #                    the guest prints its summary and powers off 60 s before it)
 #   VM_MEM, VM_SMP   guest RAM (MiB, default 2048) and CPUs (default 2)
@@ -46,6 +48,7 @@ BIG_SIZE=${VM_BIG_SIZE:-$((64 * MIB))}
 OTHER_MAX=${VM_OTHER_MAX:-$((64 * MIB))}
 RDMA_MAX=${VM_RDMA_MAX:-$((64 * MIB))}
 BENCH_SIZE=${VM_BENCH_SIZE:-$((256 * MIB))}
+BENCH_ROUNDS=${VM_BENCH_ROUNDS:-3}
 VM_TIMEOUT=${VM_TIMEOUT:-}
 MEM=${VM_MEM:-2048}
 SMP=${VM_SMP:-2}
@@ -63,8 +66,9 @@ for v in BIG_SIZE OTHER_MAX RDMA_MAX BENCH_SIZE; do
 done
 for v in BIG_SIZE OTHER_MAX RDMA_MAX BENCH_SIZE; do [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be bytes or NNNK/M/G, got '${!v}'"; done
 # default qemu limit: 10 minutes plus ~1 s per MiB moved (2-3x what emulation needs), the
-# benchmark (12 transfers of VM_BENCH_SIZE) at ~0.5 s per MiB
-VM_TIMEOUT=${VM_TIMEOUT:-$((600 + (BIG_SIZE + 3 * OTHER_MAX + 4 * RDMA_MAX + 6 * BENCH_SIZE) / MIB))}
+# benchmark (4 transfers of VM_BENCH_SIZE a round) at ~0.5 s per MiB
+[[ $BENCH_ROUNDS =~ ^[1-9][0-9]?$ ]] || die "VM_BENCH_ROUNDS must be 1 to 99, got '$BENCH_ROUNDS'"
+VM_TIMEOUT=${VM_TIMEOUT:-$((600 + (BIG_SIZE + 3 * OTHER_MAX + 4 * RDMA_MAX + 2 * BENCH_ROUNDS * BENCH_SIZE) / MIB))}
 for v in VM_TIMEOUT MEM SMP; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
 done
@@ -186,6 +190,7 @@ BIG_SIZE=$BIG_SIZE
 OTHER_MAX=$OTHER_MAX
 RDMA_MAX=$RDMA_MAX
 BENCH_SIZE=$BENCH_SIZE
+BENCH_ROUNDS=$BENCH_ROUNDS
 GUEST_TIMEOUT=$((VM_TIMEOUT - 60))
 NASD_RUST_LOG=${NASD_RUST_LOG:-info}
 OP_TIMEOUT=${VM_OP_TIMEOUT:-600}

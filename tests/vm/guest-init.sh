@@ -22,6 +22,7 @@ BIG_SIZE=$((64 * 1024 * 1024))   # largest file on the main (3.1.1 signed) mount
 OTHER_MAX=$((64 * 1024 * 1024))  # largest file on the other TCP variants
 RDMA_MAX=$((64 * 1024 * 1024))   # largest file on the rdma mounts
 BENCH_SIZE=$((256 * 1024 * 1024)) # bytes per direction in the nasd-vs-ksmbd benchmark (0: none)
+BENCH_ROUNDS=3                   # benchmark rounds (each server once per round)
 GUEST_TIMEOUT=840                # guest watchdog (s): summary + power-off before the host kills qemu
 OP_TIMEOUT=600                   # per dd/sha256sum/mount command
 [ -f "$CONF" ] && . "$CONF"
@@ -471,10 +472,11 @@ EOF
 fi
 
 # ------------------------------------------------------------------ benchmark
-# nasd and ksmbd take turns (both want port 445), three rounds each, so that a slow moment
-# of the emulation hits both alike; the best round of each counts. Signing off on both.
+# nasd and ksmbd take turns (both want port 445), BENCH_ROUNDS rounds each, so that a slow
+# moment of the emulation hits both alike; each server's best round and its median round are
+# compared. Signing off on both.
 if [ "$BENCH_SIZE" -gt 0 ] && [ "$HAVE_MODS" = 1 ] && [ "$NASD_OK" = 1 ]; then
-  for round in 1 2 3; do
+  for round in $(seq 1 "$BENCH_ROUNDS"); do
     phase "bench round $round"
     NO_COLOR=1 RUST_LOG=warn nasd --db "$DB" serve --listen 0.0.0.0:445 >>/tmp/nasd/bench.log 2>&1 &
     pid=$!
@@ -494,6 +496,17 @@ if [ "$BENCH_SIZE" -gt 0 ] && [ "$HAVE_MODS" = 1 ] && [ "$NASD_OK" = 1 ]; then
       END { if (mb["ksmbd"] > 0 && cpu["nasd"] > 0)
         printf "RATIO %s MB/s nasd %s ksmbd %s = %.2f; guest CPU s/GiB nasd %s ksmbd %s = %.2f (ksmbd/nasd, >1 means nasd cheaper)\n",
           d, mb["nasd"], mb["ksmbd"], mb["nasd"] / mb["ksmbd"], cpu["nasd"], cpu["ksmbd"], cpu["ksmbd"] / cpu["nasd"] }' "$RES" >>"$RES"
+  done
+  # the same with each server's median round (MB/s and CPU medians taken separately)
+  median() { sort -n | awk '{v[NR] = $1} END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+  for dir in write read; do
+    nm=$(awk -v d=$dir '$1 == "BENCH" && $2 == "nasd" && $3 == d {print $4}' "$RES" | median)
+    km=$(awk -v d=$dir '$1 == "BENCH" && $2 == "ksmbd" && $3 == d {print $4}' "$RES" | median)
+    nc=$(awk -v d=$dir '$1 == "BENCH" && $2 == "nasd" && $3 == d {print $5}' "$RES" | median)
+    kc=$(awk -v d=$dir '$1 == "BENCH" && $2 == "ksmbd" && $3 == d {print $5}' "$RES" | median)
+    awk -v d=$dir -v r="$BENCH_ROUNDS" -v nm="$nm" -v km="$km" -v nc="$nc" -v kc="$kc" 'BEGIN { if (km > 0 && nc > 0)
+      printf "RATIO-MEDIAN %s (%d rounds) MB/s nasd %s ksmbd %s = %.2f; guest CPU s/GiB nasd %s ksmbd %s = %.2f (ksmbd/nasd)\n",
+        d, r, nm, km, nm / km, nc, kc, kc / nc }' >>"$RES"
   done
   grep '^RATIO' "$RES" | while read -r l; do step "$l"; done
 fi
