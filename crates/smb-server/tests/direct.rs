@@ -367,6 +367,27 @@ fn read_req(
     })
 }
 
+/// READ `len` bytes at offset 0 with channel `ch` into a fresh client buffer of one
+/// descriptor; the bytes the server RDMA-wrote there.
+fn read_by_rdma(
+    c: &mut Client,
+    smbd: &Mutex<Smbd>,
+    file_id: smb_wire::FileId,
+    len: usize,
+    ch: u32,
+) -> Vec<u8> {
+    let target = smbd.lock().unwrap().buffer(&vec![0u8; len]);
+    let info = descriptors(&target, &[(0, len as u32)]);
+    let r = send(
+        c,
+        Command::READ,
+        &read_req(file_id, 0, len as u32, ch, info),
+        len,
+    );
+    assert_eq!(r.status, NtStatus::SUCCESS);
+    smbd.lock().unwrap().read_buffer(&target, len)
+}
+
 #[test]
 fn a_session_over_smb_direct_reads_and_writes_by_rdma_and_inline() {
     let mut rig = rig("smbd-io");
@@ -739,16 +760,10 @@ fn a_qp_error_on_one_connection_leaves_the_others_working() {
         data.len(),
     );
     assert_eq!(r.status, NtStatus::SUCCESS);
-    let dst = sb.lock().unwrap().buffer(&vec![0u8; data.len()]);
-    let info = descriptors(&dst, &[(0, data.len() as u32)]);
-    let r = send(
-        &mut b,
-        Command::READ,
-        &read_req(fb, 0, data.len() as u32, channel::RDMA_V1, info),
-        data.len(),
+    assert_eq!(
+        read_by_rdma(&mut b, &sb, fb, data.len(), channel::RDMA_V1),
+        data
     );
-    assert_eq!(r.status, NtStatus::SUCCESS);
-    assert_eq!(sb.lock().unwrap().read_buffer(&dst, data.len()), data);
     let conns = rig.server.connections();
     assert_eq!(conns.len(), 1, "{conns:?}");
     let t = conns[0].transport_counters.unwrap();
@@ -799,16 +814,10 @@ fn an_rdma_channel_bound_to_a_tcp_session_moves_its_data_by_rdma() {
     assert_eq!(r.status, NtStatus::SUCCESS);
     assert_eq!(std::fs::read(rig.share.join("bound.bin")).unwrap(), data);
 
-    let target = smbd.lock().unwrap().buffer(&vec![0u8; data.len()]);
-    let info = descriptors(&target, &[(0, data.len() as u32)]);
-    let r = send(
-        &mut ch,
-        Command::READ,
-        &read_req(fid, 0, data.len() as u32, channel::RDMA_V1_INVALIDATE, info),
-        data.len(),
+    assert_eq!(
+        read_by_rdma(&mut ch, &smbd, fid, data.len(), channel::RDMA_V1_INVALIDATE),
+        data
     );
-    assert_eq!(r.status, NtStatus::SUCCESS);
-    assert_eq!(smbd.lock().unwrap().read_buffer(&target, data.len()), data);
 
     // The channel's own counters moved the data; the TCP connection carried none of it.
     let conns = rig.server.connections();
