@@ -539,8 +539,9 @@ impl<Q: QueuePair> Driver<Q> {
     }
 
     /// Starts pushing the data of an SMB2 READ into the peer's buffers, in descriptor order;
-    /// after [`DriverEvent::WriteDone`] the response may be sent (it arrives behind the data). Invalid
-    /// descriptors close the connection; data longer than they describe is refused.
+    /// after [`DriverEvent::WriteDone`] the response may be sent (it arrives behind the
+    /// data). Invalid descriptors close the connection; data longer than they describe is
+    /// refused.
     pub fn rdma_write(
         &mut self,
         channel_info: &[u8],
