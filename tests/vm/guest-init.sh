@@ -7,7 +7,7 @@
 # `-o rdma`) twice: signing required (data in SMBD messages) and not required (data by
 # RDMA read/write, proven by nasd's own counters from `nasd status`); then benchmarks nasd
 # against ksmbd rebuilt with SMB Direct on the same rdma mount. Results go to the serial console:
-#   "### [uptime] PASS|FAIL|INFO ..." as they happen, then a block
+#   "### [uptime] PASS|FAIL ..." as they happen, then a block
 #   "### SUMMARY" ... "### END", which the host script parses. Then the VM powers off.
 #
 # The guest's only NIC is on an isolated qemu hub: nothing it sends leaves the VM; the
@@ -44,7 +44,6 @@ RES=/tmp/summary
 : >"$RES"
 ok() { echo "PASS $*" >>"$RES"; step "PASS $*"; }
 ko() { echo "FAIL $*" >>"$RES"; step "FAIL $*"; }
-info() { echo "INFO $*" >>"$RES"; step "INFO $*"; }
 # phase timing: "TIME <name> <seconds>" lines in the summary
 PHASE=boot
 PHASE_T0=0
@@ -498,12 +497,13 @@ if [ "$BENCH_SIZE" -gt 0 ] && [ "$HAVE_MODS" = 1 ] && [ "$NASD_OK" = 1 ]; then
           d, mb["nasd"], mb["ksmbd"], mb["nasd"] / mb["ksmbd"], cpu["nasd"], cpu["ksmbd"], cpu["ksmbd"] / cpu["nasd"] }' "$RES" >>"$RES"
   done
   # the same with each server's median round (MB/s and CPU medians taken separately)
-  median() { sort -n | awk '{v[NR] = $1} END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+  # median SERVER DIR FIELD: the median of one BENCH column (4: MB/s, 5: guest CPU)
+  median() {
+    awk -v s="$1" -v d="$2" -v f="$3" '$1 == "BENCH" && $2 == s && $3 == d {print $f}' "$RES" | sort -n |
+      awk '{v[NR] = $1} END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+  }
   for dir in write read; do
-    nm=$(awk -v d=$dir '$1 == "BENCH" && $2 == "nasd" && $3 == d {print $4}' "$RES" | median)
-    km=$(awk -v d=$dir '$1 == "BENCH" && $2 == "ksmbd" && $3 == d {print $4}' "$RES" | median)
-    nc=$(awk -v d=$dir '$1 == "BENCH" && $2 == "nasd" && $3 == d {print $5}' "$RES" | median)
-    kc=$(awk -v d=$dir '$1 == "BENCH" && $2 == "ksmbd" && $3 == d {print $5}' "$RES" | median)
+    nm=$(median nasd $dir 4) km=$(median ksmbd $dir 4) nc=$(median nasd $dir 5) kc=$(median ksmbd $dir 5)
     awk -v d=$dir -v r="$BENCH_ROUNDS" -v nm="$nm" -v km="$km" -v nc="$nc" -v kc="$kc" 'BEGIN { if (km > 0 && nc > 0)
       printf "RATIO-MEDIAN %s (%d rounds) MB/s nasd %s ksmbd %s = %.2f; guest CPU s/GiB nasd %s ksmbd %s = %.2f (ksmbd/nasd)\n",
         d, r, nm, km, nm / km, nc, kc, kc / nc }' >>"$RES"
