@@ -322,6 +322,7 @@ nasd_smbd_status() {
   SMBD_CONNS=$(nasd --db "$DB" status --json | grep -c '"transport": "smbdirect"')
   SENDS=$(nasd_counter sends) RECVS=$(nasd_counter recvs)
   RREAD=$(nasd_counter rdma_read_bytes) RWRITE=$(nasd_counter rdma_write_bytes)
+  COPIED=$(nasd_counter copied_bytes)
 }
 # signing required: the Linux client moves data in SMBD send/receive messages only
 check_signed() {
@@ -341,6 +342,13 @@ check_rdma_rw() {
     ok "$1: nasd moved WRITE data by RDMA read ($RREAD B) and READ data by RDMA write ($RWRITE B)"
   else
     ko "$1: nasd's counters show RDMA read $RREAD B, RDMA write $RWRITE B over $SMBD_CONNS SMB Direct connection(s); want at least $RDMA_MAX each"
+  fi
+  # in place: RDMA read into registered memory the file is written from, the file read into
+  # registered memory the RDMA write sends from (a copy only when the data pool is full)
+  if [ $((RREAD + RWRITE)) -gt 0 ] && [ $((COPIED * 10)) -le $((RREAD + RWRITE)) ]; then
+    ok "$1: nasd copied $COPIED B of that in user space (the rest went in place)"
+  else
+    ko "$1: nasd copied $COPIED B of $((RREAD + RWRITE)) B RDMA data in user space; want at most a tenth"
   fi
 }
 
@@ -477,9 +485,15 @@ fi
 if [ "$BENCH_SIZE" -gt 0 ] && [ "$HAVE_MODS" = 1 ] && [ "$NASD_OK" = 1 ]; then
   for round in $(seq 1 "$BENCH_ROUNDS"); do
     phase "bench round $round"
-    NO_COLOR=1 RUST_LOG=warn nasd --db "$DB" serve --listen 0.0.0.0:445 >>/tmp/nasd/bench.log 2>&1 &
+    touch /tmp/nasd/bench.log
+    listening=$(grep -c 'SMB Direct listening' /tmp/nasd/bench.log)
+    NO_COLOR=1 RUST_LOG=warn,smb_server::direct=info nasd --db "$DB" serve --listen 0.0.0.0:445 >>/tmp/nasd/bench.log 2>&1 &
     pid=$!
-    for i in $(seq 1 60); do (exec 3<>/dev/tcp/127.0.0.1/445) 2>/dev/null && break; sleep 0.5; done
+    # its SMB Direct listener comes up after TCP, on its own thread: wait for that one
+    for i in $(seq 1 60); do
+      [ "$(grep -c 'SMB Direct listening' /tmp/nasd/bench.log)" -gt "$listening" ] && break
+      sleep 0.5
+    done
     bench nasd data "$OPTS" "$pid"
     kill -TERM "$pid"; wait "$pid"
     ksmbd.mountd -n >>/tmp/ksmbd-mountd.log 2>&1 &

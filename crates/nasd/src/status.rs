@@ -76,6 +76,7 @@ fn connection(c: &ConnStatus) -> Value {
                 "rdma_writes": t.rdma_writes,
                 "rdma_read_bytes": t.rdma_read_bytes,
                 "rdma_write_bytes": t.rdma_write_bytes,
+                "copied_bytes": t.copied_bytes,
             }),
         );
     }
@@ -195,13 +196,14 @@ pub fn show(path: &Path, as_json: bool) -> anyhow::Result<()> {
         let t = at(c, "smb_direct");
         if t.is_object() {
             println!(
-                "      SMB Direct: sends={} recvs={} rdma_reads={} ({}) rdma_writes={} ({})",
+                "      SMB Direct: sends={} recvs={} rdma_reads={} ({}) rdma_writes={} ({}) copied={}",
                 n(at(t, "sends")),
                 n(at(t, "recvs")),
                 n(at(t, "rdma_reads")),
                 human_bytes(n(at(t, "rdma_read_bytes"))),
                 n(at(t, "rdma_writes")),
                 human_bytes(n(at(t, "rdma_write_bytes"))),
+                human_bytes(n(at(t, "copied_bytes"))),
             );
         }
     }

@@ -11,6 +11,7 @@
 //!                    driver.send_message(smb2) / send_message_invalidate(smb2, token)
 //!                    driver.rdma_read(channel_info)         (SMB2 WRITE, RDMA_V1[_INVALIDATE])
 //!                    driver.rdma_write(channel_info, data)  (SMB2 READ)
+//!                    driver.lease(len) -> RegBuf; fill it; driver.rdma_write_buf(info, buf)
 //! ```
 //!
 //! What [`Driver::process`] does, in order: connection events (disconnect, fatal QP error),
@@ -23,9 +24,14 @@
 //! initiator depth `max_qp_rd_atom`).
 //!
 //! Memory is registered once per connection, at accept: receive buffers (one pool chunk
-//! of MaxReceiveSize per receive), send buffers (MaxSendSize), and a data pool of fixed
-//! chunks that RDMA reads land in and RDMA writes go out from. A transfer streams through
-//! the pool chunk by chunk; nothing is registered per request.
+//! of MaxReceiveSize per receive), send buffers (MaxSendSize), and a data pool
+//! ([`DataPool`]) that RDMA reads land in and RDMA writes go out from; nothing is
+//! registered per request. A transfer that fits the pool gets one contiguous buffer of it
+//! and its data is not copied in user space: an RDMA read's buffer becomes
+//! [`DriverEvent::ReadDone`]'s `Bytes` (written to the file from there), and a READ's file
+//! data can be read straight into a [`Driver::lease`]d buffer that
+//! [`Driver::rdma_write_buf`] sends from. A transfer larger than the whole pool streams
+//! through it one unit at a time, copied in or out.
 //!
 //! Teardown is the same for every cause (protocol violation, failed work request, peer
 //! gone, local close): the QP is disconnected, which flushes every outstanding work
@@ -36,23 +42,28 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use crate::config::{Config, ConfigError};
 use crate::conn::{Connection, Event, Role, SendError, Stats};
 use crate::descriptor::{parse_descriptors, BufferDescriptorV1, DescriptorError, DescriptorLimits};
 use crate::error::Disconnect;
 use crate::negotiate::Negotiated;
 use crate::verbs::{
-    Access, Chunk, Completion, ConnectRequest, DeviceLimits, Pool, PoolStats, QpCaps, QpEvent,
-    QueuePair, RemoteBuf, VerbsError, WcKind, WcStatus, WrId,
+    Access, Chunk, Completion, ConnectRequest, DataPool, DeviceLimits, Pool, PoolStats, QpCaps,
+    QpEvent, QueuePair, RegBuf, RemoteBuf, VerbsError, WcKind, WcStatus, WrId,
 };
 
 /// Sizes of the driver's own resources.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DriverConfig {
-    /// Size of one data-pool chunk: the most one RDMA work request moves.
+    /// The data pool's unit: a transfer's buffer is whole units, contiguous; a transfer
+    /// larger than the pool streams through it one unit per work request.
     pub data_chunk_size: u32,
-    /// Chunks in the data pool (registered once per connection).
+    /// Units in the data pool (registered once per connection).
     pub data_chunks: u32,
+    /// The most one RDMA work request moves (a descriptor longer than this takes several).
+    pub max_wr_bytes: u32,
     /// The most buffer descriptors one READ/WRITE may carry.
     pub max_descriptors: usize,
     /// The send queue depth we ask for (bounded by the device's max_qp_wr).
@@ -67,8 +78,9 @@ pub struct DriverConfig {
 impl Default for DriverConfig {
     fn default() -> Self {
         DriverConfig {
-            data_chunk_size: 256 * 1024,
-            data_chunks: 64,
+            data_chunk_size: 64 * 1024,
+            data_chunks: 256,
+            max_wr_bytes: 1024 * 1024,
             max_descriptors: 64,
             send_queue_depth: 1024,
             max_rdma_reads: 8,
@@ -119,8 +131,10 @@ pub enum DriverEvent {
     Negotiated(Negotiated),
     /// A whole SMB2 message arrived.
     Message(Vec<u8>),
-    /// An [`Driver::rdma_read`] finished: the peer's bytes, in descriptor order.
-    ReadDone { id: TransferId, data: Vec<u8> },
+    /// An [`Driver::rdma_read`] finished: the peer's bytes, in descriptor order (in the
+    /// data pool buffer they landed in, which goes back to the pool when the last `Bytes`
+    /// of it is dropped).
+    ReadDone { id: TransferId, data: Bytes },
     /// An [`Driver::rdma_write`]'s work requests are all posted: `len` bytes are on their
     /// way to the peer's buffers, ahead of anything sent from now on. On a reliable
     /// connection the peer executes work requests in order, so the data is in place when a
@@ -168,6 +182,10 @@ pub struct DriverStats {
     pub reads_in_flight_high: u32,
     /// Sends that had to wait for a send-queue slot or a send buffer.
     pub send_queue_stalls: u64,
+    /// RDMA data copied in user space into or out of the data pool: a READ's data handed
+    /// over in a `Vec`, or a transfer larger than the pool. 0 when every transfer went in
+    /// place.
+    pub copied_bytes: u64,
 }
 
 /// Every pool of a connection, for the "nothing leaked" check.
@@ -248,7 +266,8 @@ enum Pending {
     Send(Chunk),
     Rdma {
         transfer: TransferId,
-        chunk: Chunk,
+        /// A streamed transfer's unit for this one work request.
+        piece: Option<RegBuf>,
         data_offset: usize,
         len: u32,
         read: bool,
@@ -258,19 +277,38 @@ enum Pending {
 #[derive(Debug)]
 struct Segment {
     remote: RemoteBuf,
+    /// Where in the transfer's data (from its first byte).
     data_offset: usize,
+}
+
+/// Where a transfer's bytes are.
+#[derive(Debug)]
+enum Data {
+    /// In one data pool buffer: work requests read or write it in place.
+    Leased(RegBuf),
+    /// Will be, once the pool has room: `from` (a READ's data) is copied in then; an
+    /// RDMA read has nothing to copy.
+    Waiting {
+        len: usize,
+        from: Option<(Vec<u8>, usize)>,
+    },
+    /// Larger than the pool: copied through one unit per work request, to or from
+    /// `vec[start..]`.
+    Streamed { vec: Vec<u8>, start: usize },
 }
 
 #[derive(Debug)]
 struct Transfer {
     id: TransferId,
-    /// SMB2 WRITE: the bytes being read from the peer. SMB2 READ: the bytes being written
-    /// (from `start` on).
-    data: Vec<u8>,
-    start: usize,
+    data: Data,
+    /// Bytes moved (the transfer's length).
+    len: usize,
     read: bool,
     todo: VecDeque<Segment>,
     in_flight: u32,
+    /// An RDMA write transfer's WriteDone went out (every work request is posted); it stays
+    /// until they complete, holding its buffer.
+    announced: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,7 +330,7 @@ pub struct Driver<Q: QueuePair> {
     caps: QpCaps,
     recv_pool: Pool,
     send_pool: Pool,
-    data_pool: Pool,
+    data_pool: DataPool,
     pending: HashMap<WrId, Pending>,
     next_wr: WrId,
     sq_in_flight: u32,
@@ -343,9 +381,13 @@ impl<Q: QueuePair> Driver<Q> {
         dc: DriverConfig,
         now: Instant,
     ) -> Result<Self, DriverError> {
-        if dc.data_chunk_size == 0 || dc.data_chunks == 0 || dc.poll_batch == 0 {
+        if dc.data_chunk_size == 0
+            || dc.data_chunks == 0
+            || dc.poll_batch == 0
+            || dc.max_wr_bytes == 0
+        {
             return Err(DriverError::DriverConfig(
-                "data pool and poll batch must be non-empty",
+                "data pool, work request size and poll batch must be non-empty",
             ));
         }
         let caps = qp.caps();
@@ -377,7 +419,7 @@ impl<Q: QueuePair> Driver<Q> {
                 }
             };
         let data_pool =
-            match Pool::register(&mut qp, dc.data_chunk_size, dc.data_chunks, Access::LOCAL) {
+            match DataPool::register(&mut qp, dc.data_chunk_size, dc.data_chunks, Access::LOCAL) {
                 Ok(p) => p,
                 Err(e) => {
                     recv_pool.release(&mut qp);
@@ -520,7 +562,7 @@ impl<Q: QueuePair> Driver<Q> {
             len: usize::MAX,
             room: total,
         })?;
-        Ok(self.push_transfer(vec![0; len], 0, &descs, true))
+        Ok(self.push_transfer(self.read_data(len), len, &descs, true))
     }
 
     /// [`Driver::rdma_read`] of only the first `len` bytes the descriptors describe (an
@@ -535,7 +577,19 @@ impl<Q: QueuePair> Driver<Q> {
         if len as u64 > room {
             return Err(TransferError::DataTooLong { len, room });
         }
-        Ok(self.push_transfer(vec![0; len], 0, &descs, true))
+        Ok(self.push_transfer(self.read_data(len), len, &descs, true))
+    }
+
+    /// Where an RDMA read of `len` bytes lands: a pool buffer if it can ever fit one.
+    fn read_data(&self, len: usize) -> Data {
+        if len as u64 <= self.data_pool.capacity() {
+            Data::Waiting { len, from: None }
+        } else {
+            Data::Streamed {
+                vec: vec![0; len],
+                start: 0,
+            }
+        }
     }
 
     /// Starts pushing the data of an SMB2 READ into the peer's buffers, in descriptor order;
@@ -551,20 +605,69 @@ impl<Q: QueuePair> Driver<Q> {
     }
 
     /// [`Driver::rdma_write`] of `data[start..]`: a READ's file data sits behind room for
-    /// the response headers, and is sent from where it lies.
+    /// the response headers, and is sent from where it lies (copied into a pool buffer
+    /// once; [`Driver::rdma_write_buf`] avoids even that).
     pub fn rdma_write_from(
         &mut self,
         channel_info: &[u8],
         data: Vec<u8>,
         start: usize,
     ) -> Result<TransferId, TransferError> {
-        let len = data.len().saturating_sub(start);
+        let start = start.min(data.len());
+        let len = data.len() - start;
         let descs = self.start_transfer(channel_info)?;
         let room = crate::descriptor::total_length(&descs);
         if len as u64 > room {
             return Err(TransferError::DataTooLong { len, room });
         }
-        Ok(self.push_transfer(data, start, &descs, false))
+        let data = if len as u64 <= self.data_pool.capacity() {
+            Data::Waiting {
+                len,
+                from: Some((data, start)),
+            }
+        } else {
+            Data::Streamed { vec: data, start }
+        };
+        Ok(self.push_transfer(data, len, &descs, false))
+    }
+
+    /// A data pool buffer for `len` bytes, to fill and give to [`Driver::rdma_write_buf`]
+    /// (a READ's file data read straight into registered memory); `None` while the pool
+    /// has no room (or never can, or the connection is closing): use a `Vec` and
+    /// [`Driver::rdma_write_from`] then.
+    pub fn lease(&self, len: usize) -> Option<RegBuf> {
+        if self.state != State::Running {
+            return None;
+        }
+        self.data_pool.lease(len)
+    }
+
+    /// [`Driver::rdma_write`] of a buffer from [`Driver::lease`], sent in place.
+    pub fn rdma_write_buf(
+        &mut self,
+        channel_info: &[u8],
+        buf: RegBuf,
+    ) -> Result<TransferId, TransferError> {
+        let len = buf.len();
+        let descs = self.start_transfer(channel_info)?;
+        let room = crate::descriptor::total_length(&descs);
+        if len as u64 > room {
+            return Err(TransferError::DataTooLong { len, room });
+        }
+        if !self.data_pool.owns(&buf) {
+            // Not this connection's memory: its lkey means nothing on this QP.
+            let vec = buf.as_slice().to_vec();
+            return Ok(self.push_transfer(
+                Data::Waiting {
+                    len,
+                    from: Some((vec, 0)),
+                },
+                len,
+                &descs,
+                false,
+            ));
+        }
+        Ok(self.push_transfer(Data::Leased(buf), len, &descs, false))
     }
 
     fn start_transfer(
@@ -588,53 +691,58 @@ impl<Q: QueuePair> Driver<Q> {
         }
     }
 
-    /// Splits the descriptors into work requests of at most one data chunk each.
+    /// Splits the descriptors into work requests: of at most `max_wr_bytes` each out of a
+    /// pool buffer, of at most one pool unit each when streamed.
     fn push_transfer(
         &mut self,
-        data: Vec<u8>,
-        start: usize,
+        data: Data,
+        len: usize,
         descs: &[BufferDescriptorV1],
         read: bool,
     ) -> TransferId {
         let id = self.next_transfer;
         self.next_transfer = self.next_transfer.saturating_add(1);
-        let chunk = self.data_pool.chunk_size();
+        let max_wr = match data {
+            Data::Streamed { .. } => self.data_pool.unit(),
+            _ => self.dc.max_wr_bytes,
+        };
         let mut todo = VecDeque::new();
-        let start = start.min(data.len());
-        let mut data_offset = start;
+        let mut data_offset = 0usize;
         'descs: for d in descs {
             let mut done = 0u32;
             while done < d.length {
-                let left = data.len().saturating_sub(data_offset);
+                let left = len.saturating_sub(data_offset);
                 if left == 0 {
                     break 'descs;
                 }
-                let len = (d.length - done)
-                    .min(chunk)
+                let n = (d.length - done)
+                    .min(max_wr)
                     .min(u32::try_from(left).unwrap_or(u32::MAX));
                 todo.push_back(Segment {
                     remote: RemoteBuf {
                         // parse_descriptors refused regions that wrap.
                         addr: d.offset.saturating_add(u64::from(done)),
                         rkey: d.token,
-                        len,
+                        len: n,
                     },
                     data_offset,
                 });
-                done = done.saturating_add(len);
-                data_offset = data_offset.saturating_add(len as usize);
+                done = done.saturating_add(n);
+                data_offset = data_offset.saturating_add(n as usize);
             }
         }
         let transfer = Transfer {
             id,
             data,
-            start,
+            len,
             read,
             todo,
             in_flight: 0,
+            announced: false,
         };
         if transfer.todo.is_empty() {
             // A zero-length READ result: nothing to move.
+            self.announce(&transfer);
             self.finish_transfer(transfer);
         } else {
             self.transfers.push_back(transfer);
@@ -642,19 +750,32 @@ impl<Q: QueuePair> Driver<Q> {
         id
     }
 
+    /// Every RDMA write of `t` is posted: what is sent from now on arrives behind them.
+    fn announce(&mut self, t: &Transfer) {
+        if !t.read {
+            self.events.push_back(DriverEvent::WriteDone {
+                id: t.id,
+                len: t.len,
+            });
+        }
+    }
+
+    /// Every work request of `t` completed.
     fn finish_transfer(&mut self, t: Transfer) {
         self.stats.transfers_done = self.stats.transfers_done.saturating_add(1);
-        self.events.push_back(if t.read {
-            DriverEvent::ReadDone {
-                id: t.id,
-                data: t.data,
+        if !t.read {
+            return; // announced when posted; its buffer goes back now
+        }
+        let data = match t.data {
+            Data::Leased(mut buf) => {
+                buf.set_len(t.len);
+                Bytes::from_owner(buf)
             }
-        } else {
-            DriverEvent::WriteDone {
-                id: t.id,
-                len: t.data.len().saturating_sub(t.start),
-            }
-        });
+            Data::Streamed { vec, .. } => Bytes::from(vec),
+            Data::Waiting { .. } => Bytes::new(), // nothing was to be read
+        };
+        self.events
+            .push_back(DriverEvent::ReadDone { id: t.id, data });
     }
 
     /// Flow control towards the peer: while held, no receive is posted, so no receive
@@ -780,7 +901,7 @@ impl<Q: QueuePair> Driver<Q> {
             }
             Pending::Rdma {
                 transfer,
-                chunk,
+                piece,
                 data_offset,
                 len,
                 read,
@@ -789,10 +910,7 @@ impl<Q: QueuePair> Driver<Q> {
                 if read {
                     self.reads_in_flight = self.reads_in_flight.saturating_sub(1);
                 }
-                if ok {
-                    self.on_rdma_done(transfer, &chunk, data_offset, len, read);
-                }
-                self.data_pool.put(chunk);
+                self.on_rdma_done(transfer, piece, data_offset, len, read, ok);
             }
         }
         if !ok && self.state == State::Running {
@@ -840,41 +958,50 @@ impl<Q: QueuePair> Driver<Q> {
         }
     }
 
+    /// One RDMA work request of transfer `id` completed (`ok`: successfully); a streamed
+    /// read's `piece` is copied out into the transfer's bytes, then goes back to the pool.
     fn on_rdma_done(
         &mut self,
         id: TransferId,
-        chunk: &Chunk,
+        piece: Option<RegBuf>,
         data_offset: usize,
         len: u32,
         read: bool,
+        ok: bool,
     ) {
-        if !read {
-            return; // counted, and its transfer finished, when it was posted
-        }
         let Some(pos) = self.transfers.iter().position(|t| t.id == id) else {
             return;
         };
-        self.stats.rdma_reads = self.stats.rdma_reads.saturating_add(1);
-        self.stats.rdma_read_bytes = self.stats.rdma_read_bytes.saturating_add(u64::from(len));
-        let mut failed = None;
-        if let Some(t) = self.transfers.get_mut(pos) {
-            t.in_flight = t.in_flight.saturating_sub(1);
-            let dst = data_offset
-                .checked_add(len as usize)
-                .and_then(|end| t.data.get_mut(data_offset..end));
-            match (dst, chunk.prefix(len)) {
-                (Some(dst), Some(sge)) => {
-                    if let Err(e) = self.qp.read_local(sge, dst) {
-                        failed = Some(CloseReason::Verbs(e));
+        let Some(t) = self.transfers.get_mut(pos) else {
+            return;
+        };
+        t.in_flight = t.in_flight.saturating_sub(1);
+        if !ok {
+            return; // the connection closes; the transfer is reported aborted
+        }
+        if read {
+            self.stats.rdma_reads = self.stats.rdma_reads.saturating_add(1);
+            self.stats.rdma_read_bytes = self.stats.rdma_read_bytes.saturating_add(u64::from(len));
+            if let (Data::Streamed { vec, start }, Some(piece)) = (&mut t.data, &piece) {
+                let at = start.saturating_add(data_offset);
+                let dst = at
+                    .checked_add(len as usize)
+                    .and_then(|end| vec.get_mut(at..end));
+                let src = piece.as_slice().get(..len as usize);
+                match (dst, src) {
+                    (Some(dst), Some(src)) => {
+                        dst.copy_from_slice(src);
+                        self.stats.copied_bytes =
+                            self.stats.copied_bytes.saturating_add(u64::from(len));
+                    }
+                    _ => {
+                        self.begin_close(CloseReason::Verbs(VerbsError::BadLocalBuffer));
+                        return;
                     }
                 }
-                _ => failed = Some(CloseReason::Verbs(VerbsError::BadLocalBuffer)),
             }
         }
-        if let Some(reason) = failed {
-            self.begin_close(reason);
-            return;
-        }
+        drop(piece);
         let done = self
             .transfers
             .get(pos)
@@ -976,12 +1103,25 @@ impl<Q: QueuePair> Driver<Q> {
         }
     }
 
-    /// Posts the RDMA work requests of pending transfers, oldest transfer first.
+    /// Posts the RDMA work requests of pending transfers, oldest transfer first. The pool
+    /// is lent in order: once a transfer finds no room, no later one gets any (so a large
+    /// transfer is not starved by small ones); transfers that already have their memory
+    /// still go, and their completions bring the room.
     fn post_rdma(&mut self) {
         let mut i = 0;
-        'transfers: while i < self.transfers.len() {
+        let mut lending = true;
+        while i < self.transfers.len() {
+            let waiting = self
+                .transfers
+                .get(i)
+                .is_some_and(|t| matches!(t.data, Data::Waiting { .. }));
+            if waiting && !(lending && self.lend_buffer(i)) {
+                lending = false;
+                i += 1;
+                continue;
+            }
             loop {
-                if self.sq_in_flight >= self.caps.send_wr || self.data_pool.available() == 0 {
+                if self.sq_in_flight >= self.caps.send_wr {
                     return;
                 }
                 let Some(t) = self.transfers.get_mut(i) else {
@@ -993,43 +1133,61 @@ impl<Q: QueuePair> Driver<Q> {
                 let Some(seg) = t.todo.pop_front() else {
                     break;
                 };
-                let Some(chunk) = self.data_pool.take() else {
-                    t.todo.push_front(seg);
-                    return;
-                };
                 let (id, read) = (t.id, t.read);
+                // The local bytes: in place in the transfer's buffer, or a unit of the
+                // pool for a streamed transfer (a write's bytes copied into it).
+                let (sge, piece) = match &t.data {
+                    Data::Leased(buf) => (buf.sge(seg.data_offset, seg.remote.len), None),
+                    Data::Streamed { vec, start } => {
+                        let piece = if lending {
+                            self.data_pool.lease(seg.remote.len as usize)
+                        } else {
+                            None
+                        };
+                        let Some(mut piece) = piece else {
+                            // The pool is full: completions bring units back.
+                            t.todo.push_front(seg);
+                            lending = false;
+                            break;
+                        };
+                        if read {
+                            piece.set_len(seg.remote.len as usize); // the device fills it
+                        } else {
+                            let at = start.saturating_add(seg.data_offset);
+                            let src = at
+                                .checked_add(seg.remote.len as usize)
+                                .and_then(|end| vec.get(at..end))
+                                .unwrap_or_default();
+                            let n = piece.extend_from_slice(src);
+                            self.stats.copied_bytes =
+                                self.stats.copied_bytes.saturating_add(n as u64);
+                        }
+                        (piece.sge(0, seg.remote.len), Some(piece))
+                    }
+                    Data::Waiting { .. } => (None, None),
+                };
                 let wr_id = self.next_wr;
-                let result = match chunk.prefix(seg.remote.len) {
+                let result = match sge {
                     None => Err(VerbsError::BadLocalBuffer),
                     Some(sge) if read => self.qp.rdma_read(wr_id, sge, seg.remote),
-                    Some(sge) => {
-                        let src = seg
-                            .data_offset
-                            .checked_add(seg.remote.len as usize)
-                            .and_then(|end| t.data.get(seg.data_offset..end));
-                        match src {
-                            None => Err(VerbsError::BadLocalBuffer),
-                            Some(src) => self
-                                .qp
-                                .write_local(sge, src)
-                                .and_then(|()| self.qp.rdma_write(wr_id, sge, seg.remote)),
-                        }
-                    }
+                    Some(sge) => self.qp.rdma_write(wr_id, sge, seg.remote),
                 };
                 if let Err(e) = result {
-                    self.data_pool.put(chunk);
                     self.begin_close(CloseReason::Verbs(e));
                     return;
                 }
-                self.next_wr_id();
-                if let Some(t) = self.transfers.get_mut(i) {
-                    t.in_flight = t.in_flight.saturating_add(1);
+                self.next_wr = self.next_wr.wrapping_add(1).max(1);
+                t.in_flight = t.in_flight.saturating_add(1);
+                let announce = !read && t.todo.is_empty();
+                if announce {
+                    t.announced = true;
                 }
+                let len = t.len;
                 self.pending.insert(
                     wr_id,
                     Pending::Rdma {
                         transfer: id,
-                        chunk,
+                        piece,
                         data_offset: seg.data_offset,
                         len: seg.remote.len,
                         read,
@@ -1047,16 +1205,33 @@ impl<Q: QueuePair> Driver<Q> {
                     .stats
                     .rdma_write_bytes
                     .saturating_add(u64::from(seg.remote.len));
-                if self.transfers.get(i).is_some_and(|t| t.todo.is_empty()) {
-                    // Every write of it is posted: what is sent next arrives behind them.
-                    if let Some(t) = self.transfers.remove(i) {
-                        self.finish_transfer(t);
-                    }
-                    continue 'transfers; // `i` is now the next transfer
+                if announce {
+                    self.events.push_back(DriverEvent::WriteDone { id, len });
                 }
             }
             i += 1;
         }
+    }
+
+    /// Gives waiting transfer `i` its pool buffer (copying a write's bytes in); false if
+    /// the pool has no room for it yet.
+    fn lend_buffer(&mut self, i: usize) -> bool {
+        let Some(t) = self.transfers.get_mut(i) else {
+            return false;
+        };
+        let Data::Waiting { len, from } = &mut t.data else {
+            return true;
+        };
+        let Some(mut buf) = self.data_pool.lease(*len) else {
+            return false;
+        };
+        if let Some((vec, start)) = from.take() {
+            let n = buf.extend_from_slice(vec.get(start..).unwrap_or_default());
+            self.stats.copied_bytes = self.stats.copied_bytes.saturating_add(n as u64);
+        }
+        buf.set_len(*len);
+        t.data = Data::Leased(buf);
+        true
     }
 
     /// Starts tearing down: a protocol failure may leave a last packet (a negotiate
@@ -1087,7 +1262,13 @@ impl<Q: QueuePair> Driver<Q> {
 
     /// Everything flushed: give the memory back and say so.
     fn finish(&mut self, reason: CloseReason) {
-        let aborted = self.transfers.drain(..).map(|t| t.id).collect();
+        // (A write whose WriteDone went out is not aborted for its upper layer.)
+        let aborted = self
+            .transfers
+            .drain(..)
+            .filter(|t| !t.announced)
+            .map(|t| t.id)
+            .collect();
         self.invalidate.clear();
         self.recv_pool.release(&mut self.qp);
         self.send_pool.release(&mut self.qp);

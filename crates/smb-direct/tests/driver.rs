@@ -371,7 +371,8 @@ fn multi_descriptor_rdma_write_for_a_read_with_invalidate() {
     );
     assert!(net.client.qp().rkey_valid(b.rkey));
     assert_eq!(net.server.stats().rdma_write_bytes, data.len() as u64);
-    assert_eq!(net.server.stats().rdma_writes, 2 + 1);
+    // The data fits the pool: one buffer, one work request per descriptor.
+    assert_eq!(net.server.stats().rdma_writes, 2);
 
     // The invalidated token no longer grants access: RDMA on it kills the connection.
     net.server
@@ -833,6 +834,134 @@ fn eight_mib_write_and_read_with_the_default_pool() {
     let mut written = client_bytes(&net, &a, 0, 5 << 20);
     written.extend(client_bytes(&net, &b, 0, 3 << 20));
     assert!(written == back, "8 MiB written intact");
-    assert_eq!(net.server.stats().rdma_reads, 32);
+    // 8 MiB fits the 16 MiB default pool: in place, in 1 MiB work requests (5 + 3); the
+    // read's bytes were still held while the write had its own 8 MiB: the whole pool.
+    assert_eq!(net.server.stats().rdma_reads, 8);
+    assert_eq!(net.server.stats().rdma_writes, 8);
+    assert_eq!(net.server.pool_stats().data.high_water, 256);
+    drop(got);
+    net.server_events.clear();
+    assert_eq!(net.server.pool_stats().data.in_use, 0);
+}
+
+/// The ReadDone bytes of `id`, taken out of the events.
+fn take_read_done(net: &mut Net, id: u64) -> Option<bytes::Bytes> {
+    let at = net
+        .server_events
+        .iter()
+        .position(|e| matches!(e, DriverEvent::ReadDone { id: got, .. } if *got == id))?;
+    match net.server_events.remove(at) {
+        DriverEvent::ReadDone { data, .. } => Some(data),
+        _ => None,
+    }
+}
+
+#[test]
+fn rdma_read_data_stays_in_the_pool_until_the_upper_layer_drops_it() {
+    // 8 x 64 KiB pool. A 400 KB WRITE's data lands in 7 units and stays there, lent to
+    // the upper layer, while it writes the file; a 200 KB WRITE behind it must wait for
+    // room (4 units) and moves nothing until the first one's bytes are dropped.
+    let mut net = Net::established();
+    let a = client_region(&mut net, &pattern(400_000, 1));
+    let b = client_region(&mut net, &pattern(200_000, 2));
+    let first = net
+        .server
+        .rdma_read(&blob(&[desc(&a, 0, 400_000)]))
+        .unwrap();
+    net.run();
+    let held = take_read_done(&mut net, first).expect("first read done");
+    assert!(held == pattern(400_000, 1));
+    assert_eq!(net.server.pool_stats().data.in_use, 7);
+    assert_eq!(
+        net.server.stats().rdma_reads,
+        1,
+        "in place: one work request"
+    );
+
+    let second = net
+        .server
+        .rdma_read(&blob(&[desc(&b, 0, 200_000)]))
+        .unwrap();
+    net.run();
+    assert!(take_read_done(&mut net, second).is_none(), "no room yet");
+    assert_eq!(net.server.stats().rdma_reads, 1);
+
+    let copy = held.clone(); // a clone keeps the buffer too
+    drop(held);
+    net.run();
+    assert_eq!(net.server.stats().rdma_reads, 1, "still held by the clone");
+    drop(copy);
+    net.run();
+    let got = take_read_done(&mut net, second).expect("second read done");
+    assert!(got == pattern(200_000, 2));
+    drop(got);
+    assert_eq!(net.server.pool_stats().data.in_use, 0);
+    assert!(net.server.is_running());
+}
+
+#[test]
+fn a_leased_buffer_is_rdma_written_in_place_and_comes_back_after_completion() {
+    let mut net = Net::established();
+    let a = client_region(&mut net, &[0; 100_000]);
+    let mut buf = net.server.lease(100_000).expect("room in the pool");
+    assert_eq!(buf.capacity(), 2 * 64 * 1024);
+    assert_eq!(buf.extend_from_slice(&pattern(100_000, 7)), 100_000);
+    assert_eq!(net.server.pool_stats().data.in_use, 2);
+    let id = net
+        .server
+        .rdma_write_buf(&blob(&[desc(&a, 0, 100_000)]), buf)
+        .unwrap();
+    net.run();
+    assert!(net
+        .server_events
+        .contains(&DriverEvent::WriteDone { id, len: 100_000 }));
+    assert!(client_bytes(&net, &a, 0, 100_000) == pattern(100_000, 7));
+    assert_eq!(net.server.stats().rdma_writes, 1);
+    assert_eq!(net.server.pool_stats().data.in_use, 0);
+
+    // More than the descriptors take is refused, and the buffer simply goes back.
+    let mut big = net.server.lease(10).unwrap();
+    big.extend_from_slice(&[1; 10]);
+    assert_eq!(
+        net.server.rdma_write_buf(&blob(&[desc(&a, 0, 9)]), big),
+        Err(TransferError::DataTooLong { len: 10, room: 9 })
+    );
+    assert_eq!(net.server.pool_stats().data.in_use, 0);
+    // The whole pool is 8 units: a larger lease is not there.
+    assert!(net.server.lease(9 * 64 * 1024).is_none());
+}
+
+#[test]
+fn a_transfer_waiting_for_room_does_not_hold_back_those_that_have_their_memory() {
+    // The whole 8-unit pool is lent to the upper layer (two READs' file data); a third
+    // READ, handed over in a Vec, waits for room. The two leased ones are queued behind it
+    // and must still go: their completions are what makes the room.
+    let mut net = Net::established();
+    let a = client_region(&mut net, &[0; 3 * 65536]);
+    let mut first = net.server.lease(4 * 65536).expect("first half");
+    let mut second = net.server.lease(4 * 65536).expect("second half");
+    assert!(net.server.lease(1).is_none(), "pool lent out");
+    first.extend_from_slice(&pattern(65536, 1));
+    second.extend_from_slice(&pattern(65536, 2));
+    let info = |at: u64| blob(&[desc(&a, at, 65536)]);
+    let waiting = net.server.rdma_write(&info(0), pattern(65536, 3)).unwrap();
+    let one = net.server.rdma_write_buf(&info(65536), first).unwrap();
+    let two = net.server.rdma_write_buf(&info(2 * 65536), second).unwrap();
+    net.run();
+    for id in [waiting, one, two] {
+        assert!(
+            net.server_events
+                .contains(&DriverEvent::WriteDone { id, len: 65536 }),
+            "transfer {id} done"
+        );
+    }
+    assert!(client_bytes(&net, &a, 0, 65536) == pattern(65536, 3));
+    assert!(client_bytes(&net, &a, 65536, 65536) == pattern(65536, 1));
+    assert!(client_bytes(&net, &a, 2 * 65536, 65536) == pattern(65536, 2));
+    assert_eq!(
+        net.server.stats().copied_bytes,
+        65536,
+        "only the Vec's bytes"
+    );
     assert_eq!(net.server.pool_stats().data.in_use, 0);
 }

@@ -50,12 +50,13 @@ pub trait RdmaChannel {
     fn describe(&self, channel_info: &[u8]) -> Result<ChannelInfo, NtStatus>;
     /// The largest message the peer reassembles: a READ answered inline must fit it.
     fn max_inline(&self) -> usize;
-    /// RDMA-reads the first `len` bytes the descriptors describe (a WRITE's data).
+    /// RDMA-reads the first `len` bytes the descriptors describe (a WRITE's data; on SMB
+    /// Direct they stay in the registered buffer they landed in until dropped).
     fn pull(
         &self,
         channel_info: &[u8],
         len: usize,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u8>, NtStatus>>>>;
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bytes::Bytes, NtStatus>>>>;
     /// RDMA-writes `data[start..]` (a READ's data) into the client's buffers; returns the
     /// bytes written once they are there.
     fn push(
@@ -64,6 +65,95 @@ pub trait RdmaChannel {
         data: Vec<u8>,
         start: usize,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<usize, NtStatus>>>>;
+    /// Registered memory for a READ of `len` bytes, to read the file into and
+    /// [`RdmaChannel::push_buf`] from without a copy; `None` when the transport has none
+    /// free (then the data goes through a `Vec` and [`RdmaChannel::push`]).
+    fn lease(&self, len: usize) -> Option<RdmaBuf> {
+        let _ = len;
+        None
+    }
+    /// [`RdmaChannel::push`] of a filled [`RdmaChannel::lease`] buffer, in place.
+    fn push_buf(
+        &self,
+        channel_info: &[u8],
+        buf: RdmaBuf,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<usize, NtStatus>>>> {
+        let data = buf.as_ref().to_vec();
+        self.push(channel_info, data, 0)
+    }
+}
+
+/// An SMB Direct data pool buffer as an io_uring buffer of at most `limit` bytes (the READ's
+/// length): the file is read into it and the NIC RDMA-writes from it.
+#[derive(Debug)]
+pub struct RdmaBuf {
+    buf: smb_direct::verbs::RegBuf,
+    limit: usize,
+}
+
+impl RdmaBuf {
+    pub fn new(buf: smb_direct::verbs::RegBuf, limit: usize) -> Self {
+        let limit = limit.min(buf.capacity());
+        RdmaBuf { buf, limit }
+    }
+
+    pub fn into_inner(self) -> smb_direct::verbs::RegBuf {
+        self.buf
+    }
+}
+
+impl AsRef<[u8]> for RdmaBuf {
+    fn as_ref(&self) -> &[u8] {
+        self.buf.as_slice()
+    }
+}
+
+// SAFETY: the memory is a heap allocation that never moves and lives (through the RegBuf's
+// Arc) as long as this value; the pointer is its first byte; `bytes_init` bytes are
+// initialized (in fact all `bytes_total` are: the pool is zeroed when allocated).
+unsafe impl tokio_uring::buf::IoBuf for RdmaBuf {
+    fn stable_ptr(&self) -> *const u8 {
+        self.buf.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn bytes_total(&self) -> usize {
+        self.limit
+    }
+}
+
+// SAFETY: as above; the RegBuf owns its bytes exclusively (no other view exists while the
+// kernel fills them), and `set_init` never goes past `limit`, which is within capacity.
+unsafe impl tokio_uring::buf::IoBufMut for RdmaBuf {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.buf.as_mut_ptr()
+    }
+
+    unsafe fn set_init(&mut self, pos: usize) {
+        if self.buf.len() < pos {
+            self.buf.set_len(pos.min(self.limit));
+        }
+    }
+}
+
+impl smb_vfs::ReadBuf for RdmaBuf {
+    fn put(&mut self, data: &[u8]) -> usize {
+        let room = self.limit.saturating_sub(self.buf.len());
+        self.buf
+            .extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default())
+    }
+}
+
+/// A READ with an RDMA channel, set aside by [`Conn::rdma_in`]: its channel information,
+/// the registered buffer it may read into, and that buffer once filled.
+struct RdmaRead {
+    index: usize,
+    channel_info: Vec<u8>,
+    buf: Option<RdmaBuf>,
+    filled: Option<RdmaBuf>,
 }
 
 /// A transport's traffic counters (SMB Direct: the verbs work it did).
@@ -77,6 +167,8 @@ pub struct TransportCounters {
     pub rdma_read_bytes: u64,
     /// READ data pushed to the client by RDMA write.
     pub rdma_write_bytes: u64,
+    /// RDMA data the server copied in user space (0 when it all went in place).
+    pub copied_bytes: u64,
 }
 
 /// A connection's shared pieces; every in-flight request task holds an `Rc` of it.
@@ -456,7 +548,7 @@ impl<V: Vfs> Conn<V> {
     /// ordinary READ whose data [`Conn::rdma_out`] pushes afterwards. Returns those READs
     /// (item index, channel information) and the client's registration to invalidate
     /// with the reply. Malformed channels are answered INVALID_PARAMETER here.
-    async fn rdma_in(&self, batch: &mut Batch) -> (Vec<(usize, Vec<u8>)>, Option<u32>) {
+    async fn rdma_in(&self, batch: &mut Batch, forwarded: bool) -> (Vec<RdmaRead>, Option<u32>) {
         let mut reads = Vec::new();
         let mut invalidate = None;
         let Some(rdma) = self.sink.rdma() else {
@@ -479,7 +571,7 @@ impl<V: Vfs> Conn<V> {
                                     if w.channel == channel::RDMA_V1_INVALIDATE {
                                         invalidate = Some(ch.token);
                                     }
-                                    w.data = data.into();
+                                    w.data = data;
                                     w.channel = channel::NONE;
                                     w.remaining_bytes = 0;
                                     w.write_channel_info.clear();
@@ -498,7 +590,19 @@ impl<V: Vfs> Conn<V> {
                             if r.channel == channel::RDMA_V1_INVALIDATE {
                                 invalidate = Some(ch.token);
                             }
-                            reads.push((i, std::mem::take(&mut r.read_channel_info)));
+                            // Executed here, the data can be read straight into registered
+                            // memory (at the home connection it comes back in a Vec).
+                            let buf = if forwarded {
+                                None
+                            } else {
+                                rdma.lease(r.length as usize)
+                            };
+                            reads.push(RdmaRead {
+                                index: i,
+                                channel_info: std::mem::take(&mut r.read_channel_info),
+                                buf,
+                                filled: None,
+                            });
                             r.channel = channel::NONE;
                             None
                         }
@@ -523,15 +627,22 @@ impl<V: Vfs> Conn<V> {
     /// After a batch executed: push the data of each READ [`Conn::rdma_in`] set aside into
     /// the client's buffers; the reply then carries no data, and DataRemaining says how
     /// much went by RDMA.
-    async fn rdma_out(&self, batch: &mut Batch, reads: Vec<(usize, Vec<u8>)>) {
+    async fn rdma_out(&self, batch: &mut Batch, reads: Vec<RdmaRead>) {
         let Some(rdma) = self.sink.rdma() else {
             return;
         };
-        for (i, info) in reads {
+        for read in reads {
+            let (i, info) = (read.index, read.channel_info);
             let Some(item) = batch.items.get_mut(i) else {
                 continue;
             };
             let (status, pushed) = match std::mem::replace(&mut item.reply, Reply::None) {
+                Reply::Ok(status, Response::Read(_)) if read.filled.is_some() => {
+                    match read.filled {
+                        Some(buf) => (status, rdma.push_buf(&info, buf).await),
+                        None => continue,
+                    }
+                }
                 Reply::ReadData(d) => (d.status, rdma.push(&info, d.buf, d.headroom).await),
                 Reply::Ok(status, Response::Read(r)) => (status, rdma.push(&info, r.data, 0).await),
                 other => {
@@ -558,12 +669,18 @@ impl<V: Vfs> Conn<V> {
     /// Execute a batch in order (a compound's requests depend on each other) and send the
     /// joined reply.
     async fn run_batch(self: Rc<Self>, mut batch: Batch) {
-        let (rdma_reads, invalidate) = self.rdma_in(&mut batch).await;
-        if let Some(home) = self.home_of(&batch) {
+        let home = self.home_of(&batch);
+        let (mut rdma_reads, invalidate) = self.rdma_in(&mut batch, home.is_some()).await;
+        if let Some(home) = home {
             self.forward_batch(home, &mut batch).await;
         }
         let mut chain = Chain::default();
-        for item in batch.items.iter_mut() {
+        for (index, item) in batch.items.iter_mut().enumerate() {
+            // A READ with an RDMA channel reads into its registered buffer, if it has one.
+            chain.rdma_buf = rdma_reads
+                .iter_mut()
+                .find(|r| r.index == index)
+                .and_then(|r| r.buf.take());
             let work = std::mem::replace(&mut item.work, Work::Answered);
             match work {
                 Work::Answered => {
@@ -601,6 +718,13 @@ impl<V: Vfs> Conn<V> {
                         }
                         None => reply,
                     };
+                }
+            }
+            // What it filled goes out by RDMA write afterwards; an unused buffer goes back.
+            chain.rdma_buf = None;
+            if let Some(buf) = chain.rdma_filled.take() {
+                if let Some(r) = rdma_reads.iter_mut().find(|r| r.index == index) {
+                    r.filled = Some(buf);
                 }
             }
         }

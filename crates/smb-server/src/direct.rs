@@ -22,13 +22,14 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use smb_direct::verbs::QueuePair;
 use smb_direct::{Driver, DriverConfig, DriverEvent, TransferError, TransferId};
 use smb_vfs::Vfs;
 use smb_wire::NtStatus;
 use tokio::sync::{oneshot, watch, Notify, Semaphore};
 
-use crate::conn::{ChannelInfo, Conn, RdmaChannel, Sink, TransportCounters};
+use crate::conn::{ChannelInfo, Conn, RdmaBuf, RdmaChannel, Sink, TransportCounters};
 use crate::server::Server;
 
 /// Most requests of one connection executing at once (as on TCP).
@@ -114,7 +115,7 @@ struct Wakes {
 
 /// The result of a finished RDMA transfer, for the request waiting on it.
 enum Done {
-    Read(Vec<u8>),
+    Read(Bytes),
     Written(usize),
 }
 
@@ -204,6 +205,7 @@ impl<Q: QueuePair> Sink for DirectSink<Q> {
             rdma_writes: s.rdma_writes,
             rdma_read_bytes: s.rdma_read_bytes,
             rdma_write_bytes: s.rdma_write_bytes,
+            copied_bytes: s.copied_bytes,
         })
     }
 }
@@ -233,7 +235,7 @@ impl<Q: QueuePair> RdmaChannel for DirectSink<Q> {
             .map_or(0, |n| n.max_fragmented_send_size as usize)
     }
 
-    fn pull(&self, channel_info: &[u8], len: usize) -> LocalFuture<Result<Vec<u8>, NtStatus>> {
+    fn pull(&self, channel_info: &[u8], len: usize) -> LocalFuture<Result<Bytes, NtStatus>> {
         let rx = self.transfer(|d| d.rdma_read_len(channel_info, len));
         Box::pin(async move {
             match rx?.await {
@@ -250,6 +252,21 @@ impl<Q: QueuePair> RdmaChannel for DirectSink<Q> {
         start: usize,
     ) -> LocalFuture<Result<usize, NtStatus>> {
         let rx = self.transfer(|d| d.rdma_write_from(channel_info, data, start));
+        Box::pin(async move {
+            match rx?.await {
+                Ok(Done::Written(n)) => Ok(n),
+                _ => Err(NtStatus::CONNECTION_DISCONNECTED),
+            }
+        })
+    }
+
+    fn lease(&self, len: usize) -> Option<RdmaBuf> {
+        let d = self.shared.driver.borrow();
+        d.lease(len).map(|b| RdmaBuf::new(b, len))
+    }
+
+    fn push_buf(&self, channel_info: &[u8], buf: RdmaBuf) -> LocalFuture<Result<usize, NtStatus>> {
+        let rx = self.transfer(|d| d.rdma_write_buf(channel_info, buf.into_inner()));
         Box::pin(async move {
             match rx?.await {
                 Ok(Done::Written(n)) => Ok(n),
@@ -410,6 +427,7 @@ pub async fn connection<V: Vfs, Q: QueuePair + 'static, W: Wakeup>(
         rdma_write_bytes = stats.rdma_write_bytes,
         rdma_reads = stats.rdma_reads,
         rdma_writes = stats.rdma_writes,
+        copied_bytes = stats.copied_bytes,
         reads_in_flight_high = stats.reads_in_flight_high,
         send_queue_stalls = stats.send_queue_stalls,
         wakes_qp = wakes.qp,

@@ -497,6 +497,9 @@ fn a_session_over_smb_direct_reads_and_writes_by_rdma_and_inline() {
     let t = st[0].transport_counters.expect("SMB Direct counters");
     assert_eq!(t.rdma_read_bytes, big.len() as u64);
     assert_eq!(t.rdma_write_bytes, big.len() as u64);
+    // Both went in place: RDMA read into registered memory the file was written from, the
+    // file read into registered memory the RDMA write sent from.
+    assert_eq!(t.copied_bytes, 0, "{t:?}");
     // ~460 fragments of the inline WRITE alone (the client sends 1364-byte messages).
     assert!(t.recvs > 450 && t.sends > 5, "{t:?}");
 

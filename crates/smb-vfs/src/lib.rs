@@ -264,6 +264,23 @@ pub trait WriteBuf: tokio_uring::buf::IoBuf + AsRef<[u8]> {}
 
 impl<T: tokio_uring::buf::IoBuf + AsRef<[u8]>> WriteBuf for T {}
 
+/// A buffer a [`Handle`] can read into: owned and stable in memory while the kernel fills
+/// it (io_uring; `bytes_init` is what it holds, `bytes_total` its capacity), and
+/// appendable by a backend that copies (the in-memory VFS). A `Vec`, or registered memory
+/// an RDMA write then sends from, so READ data crosses user space once.
+pub trait ReadBuf: tokio_uring::buf::IoBufMut {
+    /// Appends as much of `data` as fits the capacity; returns how much that was.
+    fn put(&mut self, data: &[u8]) -> usize;
+}
+
+impl ReadBuf for Vec<u8> {
+    fn put(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.capacity() - self.len());
+        self.extend_from_slice(data.get(..n).unwrap_or_default());
+        n
+    }
+}
+
 /// An open file or directory.
 #[allow(async_fn_in_trait)]
 pub trait Handle {
@@ -273,7 +290,7 @@ pub trait Handle {
     /// Reads into the spare capacity after `buf`'s current contents until the capacity is
     /// filled or EOF (looping on short reads); returns the bytes read. What `buf` held
     /// stays in front (room a caller reserves for headers, so the data needs no copy).
-    async fn read_exact_at(&self, buf: Vec<u8>, offset: u64) -> (VfsResult<usize>, Vec<u8>);
+    async fn read_exact_at<B: ReadBuf>(&self, buf: B, offset: u64) -> (VfsResult<usize>, B);
     /// Write all of `buf` at `offset` (looping on short writes). `buf` may be a `Vec` or
     /// a view of a received message (`bytes::Bytes`), so WRITE data is never copied.
     async fn write_all_at<B: WriteBuf>(&self, buf: B, offset: u64) -> (VfsResult<()>, B);

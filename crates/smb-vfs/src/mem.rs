@@ -852,12 +852,15 @@ impl Handle for MemHandle {
         (r, buf)
     }
 
-    async fn read_exact_at(&self, mut buf: Vec<u8>, offset: u64) -> (VfsResult<usize>, Vec<u8>) {
+    async fn read_exact_at<B: crate::ReadBuf>(
+        &self,
+        mut buf: B,
+        offset: u64,
+    ) -> (VfsResult<usize>, B) {
         // Read into the spare capacity, keeping what `buf` holds in front.
-        let base = buf.len();
-        let mut tail = Vec::with_capacity(buf.capacity() - base);
+        let mut tail = Vec::with_capacity(buf.bytes_total() - buf.bytes_init());
         let r = self.read_sync(&mut tail, offset, true);
-        buf.extend_from_slice(&tail);
+        buf.put(&tail);
         (r, buf)
     }
 

@@ -357,11 +357,15 @@ impl Handle for UringHandle {
         (r.map_err(|e| VfsError::io(e, "read")), b)
     }
 
-    async fn read_exact_at(&self, mut buf: Vec<u8>, offset: u64) -> (VfsResult<usize>, Vec<u8>) {
-        let want = buf.capacity();
-        let base = buf.len();
-        while buf.len() < want {
-            let filled = buf.len();
+    async fn read_exact_at<B: crate::ReadBuf>(
+        &self,
+        mut buf: B,
+        offset: u64,
+    ) -> (VfsResult<usize>, B) {
+        let want = buf.bytes_total();
+        let base = buf.bytes_init();
+        while buf.bytes_init() < want {
+            let filled = buf.bytes_init();
             let Some(at) = offset.checked_add((filled - base) as u64) else {
                 return (Err(VfsError::new(libc::EINVAL, "read")), buf);
             };
@@ -373,7 +377,7 @@ impl Handle for UringHandle {
                 Err(e) => return (Err(VfsError::io(e, "read")), buf),
             }
         }
-        (Ok(buf.len() - base), buf)
+        (Ok(buf.bytes_init() - base), buf)
     }
 
     async fn write_all_at<B: crate::WriteBuf>(&self, buf: B, offset: u64) -> (VfsResult<()>, B) {

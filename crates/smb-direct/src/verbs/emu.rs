@@ -30,8 +30,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    Access, Completion, ConnectRequest, DeviceLimits, Listener, QpCaps, QpEvent, QueuePair, Region,
-    RemoteBuf, Sge, VerbsError, WcKind, WcStatus, WrId,
+    Access, Completion, ConnectRequest, DeviceLimits, Listener, QpCaps, QpEvent, QueuePair, RegMem,
+    Region, RemoteBuf, Sge, VerbsError, WcKind, WcStatus, WrId,
 };
 
 /// The largest region the emulation registers (its address layout gives each 4 GiB).
@@ -73,7 +73,8 @@ enum State {
 
 #[derive(Debug)]
 struct EmuRegion {
-    data: Vec<u8>,
+    /// The registered memory: the upper layer's (a data pool lends it out) or fresh.
+    data: Arc<RegMem>,
     addr: u64,
     access: Access,
     rkey: u32,
@@ -171,8 +172,11 @@ impl End {
     fn local(&mut self, sge: Sge) -> Option<&mut [u8]> {
         let r = self.region_by_lkey(sge.lkey)?;
         let start = usize::try_from(sge.addr.checked_sub(r.addr)?).ok()?;
-        let end = start.checked_add(usize::try_from(sge.len).ok()?)?;
-        r.data.get_mut(start..end)
+        let len = usize::try_from(sge.len).ok()?;
+        // SAFETY: the emulation is the device: it touches only bytes a work request (or a
+        // write_local/read_local) names, which their owner does not touch meanwhile (see
+        // `verbs::mem`); the slice lives only while the link is locked.
+        unsafe { r.data.slice_mut(start, len) }
     }
 
     /// The bytes of our region the peer names with `remote`, if it may touch them.
@@ -187,8 +191,10 @@ impl End {
             return None;
         }
         let start = usize::try_from(remote.addr.checked_sub(r.addr)?).ok()?;
-        let end = start.checked_add(usize::try_from(remote.len).ok()?)?;
-        r.data.get_mut(start..end)
+        let len = usize::try_from(remote.len).ok()?;
+        // SAFETY: as in `local`: the peer's device touches the bytes the peer registered
+        // for it, only while the link is locked.
+        unsafe { r.data.slice_mut(start, len) }
     }
 
     fn push_completion(&mut self, c: Completion) {
@@ -559,14 +565,14 @@ impl QueuePair for EmuQp {
         self.name.clone()
     }
 
-    fn register(&mut self, len: u64, access: Access) -> Result<Region, VerbsError> {
+    fn register_mem(&mut self, mem: &Arc<RegMem>, access: Access) -> Result<Region, VerbsError> {
         let me = u32::try_from(self.me).unwrap_or(0).saturating_add(1);
+        let len = mem.len() as u64;
         self.with_end(|e| {
             let max = e.limits.max_mr_size.min(REGION_SPAN);
             if len > max {
                 return Err(VerbsError::RegionTooLarge { len, max });
             }
-            let size = usize::try_from(len).map_err(|_| VerbsError::RegionTooLarge { len, max })?;
             let index = u32::try_from(e.regions.len())
                 .ok()
                 .filter(|i| *i < 0x000F_FFFF)
@@ -578,7 +584,7 @@ impl QueuePair for EmuQp {
             let addr = (u64::from(me) << 48) | (u64::from(index).saturating_add(1) << 32);
             let rkey = lkey | RKEY_BIT;
             e.regions.push(Some(EmuRegion {
-                data: vec![0; size],
+                data: Arc::clone(mem),
                 addr,
                 access,
                 rkey,

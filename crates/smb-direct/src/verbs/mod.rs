@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! Listener::poll_request ─▶ ConnectRequest::device_limits ─▶ driver::qp_caps ─▶ accept ─▶ Qp
-//! Qp::register (once per pool)      Qp::write_local / read_local  (copy in / out of a region)
+//! Qp::register / register_mem (once per pool)   Qp::write_local / read_local  (copy in / out)
 //! Qp::post_recv / post_send / rdma_read / rdma_write   (each a work request with a WrId)
 //! Qp::poll_cq ─▶ Completion { wr_id, kind, status, byte_len }   (exactly one per posted WR)
 //! Qp::poll_event ─▶ Disconnected | Fatal;   Qp::disconnect (QP to error, WRs flushed)
@@ -24,10 +24,12 @@
 //! completion with an error status moves the QP to the error state.
 
 pub mod emu;
+pub mod mem;
 pub mod pool;
 #[cfg(feature = "rdma")]
 pub mod rdma;
 
+pub use mem::{DataPool, RegBuf, RegMem};
 pub use pool::{Chunk, Pool, PoolStats};
 
 /// An identifier the poster chooses for a work request; its completion carries it back.
@@ -225,8 +227,22 @@ pub trait QueuePair {
     /// A printable name of the peer, for logs.
     fn peer(&self) -> String;
 
-    /// Registers `len` bytes of zeroed memory in this QP's protection domain.
-    fn register(&mut self, len: u64, access: Access) -> Result<Region, VerbsError>;
+    /// Registers `mem` in this QP's protection domain; the provider keeps it alive until
+    /// the region is deregistered (and whoever else holds it, longer).
+    fn register_mem(
+        &mut self,
+        mem: &std::sync::Arc<RegMem>,
+        access: Access,
+    ) -> Result<Region, VerbsError>;
+    /// Registers `len` bytes of fresh zeroed memory.
+    fn register(&mut self, len: u64, access: Access) -> Result<Region, VerbsError> {
+        let max = self.device_limits().max_mr_size;
+        if len > max {
+            return Err(VerbsError::RegionTooLarge { len, max });
+        }
+        let mem = RegMem::zeroed(len)?;
+        self.register_mem(&mem, access)
+    }
     /// Releases a region (after every work request using it completed).
     fn deregister(&mut self, region: &Region);
     /// Copies `data` into our registered memory at `at` (which must be as long).

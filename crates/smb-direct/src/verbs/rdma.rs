@@ -24,12 +24,13 @@ use std::ffi::CStr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::raw::{c_int, c_void};
 use std::ptr;
+use std::sync::Arc;
 
 use rdma_sys as sys;
 
 use super::{
-    Access, Completion, ConnectRequest, DeviceLimits, Listener, QpCaps, QpEvent, QueuePair, Region,
-    RemoteBuf, Sge, VerbsError, WcKind, WcStatus, WrId,
+    Access, Completion, ConnectRequest, DeviceLimits, Listener, QpCaps, QpEvent, QueuePair, RegMem,
+    Region, RemoteBuf, Sge, VerbsError, WcKind, WcStatus, WrId,
 };
 
 /// SMB Direct's port on InfiniBand and RoCE (their port space is separate from TCP's).
@@ -557,12 +558,11 @@ impl ConnectRequest for RdmaRequest {
     }
 }
 
-/// A registered region: memory we allocated (page aligned, zeroed) and its MR.
+/// A registered region: the memory (kept alive while registered) and its MR.
 #[derive(Debug)]
 struct Mr {
     mr: *mut sys::ibv_mr,
-    base: *mut u8,
-    layout: std::alloc::Layout,
+    mem: Arc<RegMem>,
     region: Region,
 }
 
@@ -661,8 +661,7 @@ impl RdmaQp {
             return None;
         }
         let start = usize::try_from(start).ok()?;
-        // SAFETY: start + len lies within the allocation of `layout.size()` bytes.
-        Some(unsafe { mr.base.add(start) })
+        Some(mr.mem.as_ptr().wrapping_add(start))
     }
 
     fn post_send_wr(
@@ -751,32 +750,12 @@ impl QueuePair for RdmaQp {
         self.peer.clone()
     }
 
-    fn register(&mut self, len: u64, access: Access) -> Result<Region, VerbsError> {
+    fn register_mem(&mut self, mem: &Arc<RegMem>, access: Access) -> Result<Region, VerbsError> {
+        let len = mem.len() as u64;
         if len > self.limits.max_mr_size {
             return Err(VerbsError::RegionTooLarge {
                 len,
                 max: self.limits.max_mr_size,
-            });
-        }
-        let size =
-            usize::try_from(len)
-                .ok()
-                .filter(|s| *s > 0)
-                .ok_or(VerbsError::RegionTooLarge {
-                    len,
-                    max: self.limits.max_mr_size,
-                })?;
-        let layout =
-            std::alloc::Layout::from_size_align(size, 4096).map_err(|_| VerbsError::Provider {
-                call: "alloc",
-                reason: format!("bad layout for {size} bytes"),
-            })?;
-        // SAFETY: layout has a non-zero size (checked above).
-        let base = unsafe { std::alloc::alloc_zeroed(layout) };
-        if base.is_null() {
-            return Err(VerbsError::Provider {
-                call: "alloc",
-                reason: format!("out of memory for {size} bytes"),
             });
         }
         let mut flags = sys::ibv_access_flags::IBV_ACCESS_LOCAL_WRITE.0;
@@ -787,13 +766,12 @@ impl QueuePair for RdmaQp {
             flags |= sys::ibv_access_flags::IBV_ACCESS_REMOTE_WRITE.0;
         }
         let flags = c_int::try_from(flags).unwrap_or(0);
-        // SAFETY: pd is live; base points to `size` bytes we own until deregistration.
-        let mr = unsafe { sys::ibv_reg_mr(self.pd, base.cast::<c_void>(), size, flags) };
+        let base = mem.as_ptr();
+        // SAFETY: pd is live; base points to mem.len() bytes that stay allocated while the
+        // MR exists (Mr keeps the Arc until after ibv_dereg_mr).
+        let mr = unsafe { sys::ibv_reg_mr(self.pd, base.cast::<c_void>(), mem.len(), flags) };
         if mr.is_null() {
-            let err = errno_error("ibv_reg_mr");
-            // SAFETY: base was allocated above with this layout and is not registered.
-            unsafe { std::alloc::dealloc(base, layout) };
-            return Err(err);
+            return Err(errno_error("ibv_reg_mr"));
         }
         // SAFETY: mr is a live MR returned just now.
         let (lkey, rkey) = unsafe { ((*mr).lkey, (*mr).rkey) };
@@ -807,8 +785,7 @@ impl QueuePair for RdmaQp {
             lkey,
             Mr {
                 mr,
-                base,
-                layout,
+                mem: Arc::clone(mem),
                 region,
             },
         );
@@ -818,11 +795,9 @@ impl QueuePair for RdmaQp {
     fn deregister(&mut self, region: &Region) {
         if let Some(mr) = self.regions.remove(&region.lkey) {
             // SAFETY: mr.mr is live and no longer used by any work request (the caller's
-            // contract); the memory is freed only after deregistration.
-            unsafe {
-                sys::ibv_dereg_mr(mr.mr);
-                std::alloc::dealloc(mr.base, mr.layout);
-            }
+            // contract); the memory is released (by the Arc) only after deregistration.
+            unsafe { sys::ibv_dereg_mr(mr.mr) };
+            drop(mr.mem);
         }
     }
 
@@ -999,11 +974,9 @@ impl Drop for RdmaQp {
             }
         }
         for (_, mr) in self.regions.drain() {
-            // SAFETY: see above.
-            unsafe {
-                sys::ibv_dereg_mr(mr.mr);
-                std::alloc::dealloc(mr.base, mr.layout);
-            }
+            // SAFETY: see above; the memory goes (with the Arc) only after deregistration.
+            unsafe { sys::ibv_dereg_mr(mr.mr) };
+            drop(mr.mem);
         }
         // SAFETY: see above.
         unsafe {

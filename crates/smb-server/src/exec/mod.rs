@@ -39,6 +39,10 @@ pub struct Chain {
     pub create_err: Option<NtStatus>,
     /// Sessions logged off in this batch (forgotten once the reply is signed).
     pub logoffs: Vec<u64>,
+    /// For the READ about to run: registered memory to read into (its RDMA channel's).
+    pub rdma_buf: Option<crate::conn::RdmaBuf>,
+    /// That READ's data, in that memory, for the RDMA write after the batch.
+    pub rdma_filled: Option<crate::conn::RdmaBuf>,
 }
 
 impl Chain {

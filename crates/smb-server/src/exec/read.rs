@@ -89,6 +89,28 @@ pub(super) async fn read<V: Vfs>(
                     }),
                 ));
             }
+            if let Some(buf) = chain.rdma_buf.take() {
+                // An RDMA channel's READ: into registered memory, which the NIC then
+                // RDMA-writes to the client from (`Conn::rdma_out`); the reply carries no
+                // data.
+                let (res, buf) = h.read_exact_at(buf, req.offset).await;
+                let n = res.map_err(|e| crate::errno::status_of(&e))?;
+                if n == 0 || n < req.minimum_count as usize {
+                    return Err(NtStatus::END_OF_FILE);
+                }
+                if let Some(o) = c.st.borrow_mut().opens.get_mut(&id) {
+                    o.position = req.offset + n as u64;
+                }
+                chain.rdma_filled = Some(buf);
+                return Ok(Reply::Ok(
+                    NtStatus::SUCCESS,
+                    Response::Read(ReadResponse {
+                        data_remaining: 0,
+                        data: Vec::new(),
+                        flags: 0,
+                    }),
+                ));
+            }
             // The data lands after room for the response headers, so the reply is built
             // around it without copying (see `Reply::ReadData`).
             let headroom = item.read_headroom();
