@@ -91,16 +91,19 @@ impl DirectOptions {
 
 /// What wakes an RDMA connection's task when the QP may have something new.
 pub trait Wakeup {
-    /// Resolves when the QP signalled (a completion or a connection event may be waiting).
-    fn wait(&mut self) -> impl Future<Output = ()>;
+    /// Resolves when the QP signalled (a completion or a connection event may be waiting);
+    /// true when it was the completion channel
+    /// ([`smb_direct::verbs::QueuePair::completion_signalled`]).
+    fn wait(&mut self) -> impl Future<Output = bool>;
 }
 
 /// The emulation's doorbell as a [`Wakeup`] (tests; see `smb_direct::verbs::emu`).
 pub struct NotifyWakeup(pub Arc<Notify>);
 
 impl Wakeup for NotifyWakeup {
-    async fn wait(&mut self) {
+    async fn wait(&mut self) -> bool {
         self.0.notified().await;
+        true
     }
 }
 
@@ -401,7 +404,12 @@ pub async fn connection<V: Vfs, Q: QueuePair + 'static, W: Wakeup>(
             let _ = inflight.acquire().await;
         };
         tokio::select! {
-            _ = wake.wait() => wakes.qp += 1,
+            cq = wake.wait() => {
+                wakes.qp += 1;
+                if cq {
+                    shared.driver.borrow_mut().qp_mut().completion_signalled();
+                }
+            }
             _ = shared.kick.notified() => wakes.kick += 1,
             _ = timer => {
                 wakes.timer += 1;
@@ -497,12 +505,22 @@ pub mod rdma {
     }
 
     impl Wakeup for FdWakeup {
-        async fn wait(&mut self) {
-            // Readiness is cleared before the driver drains the channel, so an event that
-            // arrives meanwhile wakes the next wait.
+        async fn wait(&mut self) -> bool {
+            // Readiness is cleared before the driver takes the event, so one that arrives
+            // meanwhile wakes the next wait.
             tokio::select! {
-                r = self.completions.readable() => if let Ok(mut g) = r { g.clear_ready() },
-                r = self.cm.readable() => if let Ok(mut g) = r { g.clear_ready() },
+                r = self.completions.readable() => {
+                    if let Ok(mut g) = r {
+                        g.clear_ready();
+                    }
+                    true
+                }
+                r = self.cm.readable() => {
+                    if let Ok(mut g) = r {
+                        g.clear_ready();
+                    }
+                    false
+                }
             }
         }
     }

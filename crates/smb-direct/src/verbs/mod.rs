@@ -264,6 +264,10 @@ pub trait QueuePair {
     /// Posts an RDMA write of `local` into `remote` (same length).
     fn rdma_write(&mut self, wr_id: WrId, local: Sge, remote: RemoteBuf) -> Result<(), VerbsError>;
 
+    /// The runtime saw the completion channel signal (its fd readable): the next
+    /// [`QueuePair::poll_cq`] takes the event and re-arms. A provider that needs no
+    /// re-arming (the emulation) ignores it.
+    fn completion_signalled(&mut self) {}
     /// Appends up to `max` completions to `out`; returns how many.
     fn poll_cq(&mut self, out: &mut Vec<Completion>, max: usize) -> Result<usize, VerbsError>;
     /// The next connection-level event.

@@ -477,6 +477,8 @@ impl ConnectRequest for RdmaRequest {
             peer: self.peer.clone(),
             disconnected: false,
             wc: Vec::new(),
+            armed: false,
+            signalled: false,
         };
         // First the connection's own events (ESTABLISHED, DISCONNECTED) move to its own
         // channel, before anything can happen on it.
@@ -585,6 +587,10 @@ pub struct RdmaQp {
     peer: String,
     disconnected: bool,
     wc: Vec<sys::ibv_wc>,
+    /// The CQ notification is armed and its event not yet taken (see `arm`).
+    armed: bool,
+    /// The completion channel signalled since the last `arm`.
+    signalled: bool,
 }
 
 impl std::fmt::Debug for RdmaQp {
@@ -614,28 +620,32 @@ impl RdmaQp {
         self.channel.as_ref().map_or(-1, EventChannel::fd)
     }
 
-    /// Acknowledges completion-channel events and re-arms the CQ notification; called
-    /// before each poll so no completion is missed.
+    /// Takes the completion event if the channel signalled, and re-arms the CQ
+    /// notification if it is not armed; called before each poll, so a completion that
+    /// arrives after the poll raises an event. Each is a system call (on rxe
+    /// `ibv_req_notify_cq` is one too), so neither is made when it cannot matter: an armed
+    /// CQ raises at most one event, and until the channel says it did the CQ stays armed.
+    /// (An event the runtime has not reported yet keeps the channel's fd readable, so the
+    /// next wait returns at once and reports it.)
     fn arm(&mut self) -> Result<(), VerbsError> {
-        let mut acked = 0u32;
-        loop {
+        if std::mem::take(&mut self.signalled) {
             let mut cq: *mut sys::ibv_cq = ptr::null_mut();
             let mut ctx: *mut c_void = ptr::null_mut();
             // SAFETY: comp is live and non-blocking; cq and ctx are valid out-pointers.
             let rc = unsafe { sys::ibv_get_cq_event(self.comp, &mut cq, &mut ctx) };
-            if rc != 0 {
-                break;
+            if rc == 0 {
+                // SAFETY: one event of our only CQ was taken just now.
+                unsafe { sys::ibv_ack_cq_events(self.cq, 1) };
+                self.armed = false;
             }
-            acked = acked.saturating_add(1);
         }
-        if acked > 0 {
-            // SAFETY: exactly `acked` events of our only CQ were taken above.
-            unsafe { sys::ibv_ack_cq_events(self.cq, acked) };
-        }
-        // SAFETY: cq is live.
-        let rc = unsafe { sys::ibv_req_notify_cq(self.cq, 0) };
-        if rc != 0 {
-            return Err(code_error("ibv_req_notify_cq", rc));
+        if !self.armed {
+            // SAFETY: cq is live.
+            let rc = unsafe { sys::ibv_req_notify_cq(self.cq, 0) };
+            if rc != 0 {
+                return Err(code_error("ibv_req_notify_cq", rc));
+            }
+            self.armed = true;
         }
         Ok(())
     }
@@ -888,6 +898,10 @@ impl QueuePair for RdmaQp {
             Some(remote),
             None,
         )
+    }
+
+    fn completion_signalled(&mut self) {
+        self.signalled = true;
     }
 
     fn poll_cq(&mut self, out: &mut Vec<Completion>, max: usize) -> Result<usize, VerbsError> {

@@ -93,14 +93,7 @@ pub(super) async fn read<V: Vfs>(
                 // An RDMA channel's READ: into registered memory, which the NIC then
                 // RDMA-writes to the client from (`Conn::rdma_out`); the reply carries no
                 // data.
-                let (res, buf) = h.read_exact_at(buf, req.offset).await;
-                let n = res.map_err(|e| crate::errno::status_of(&e))?;
-                if n == 0 || n < req.minimum_count as usize {
-                    return Err(NtStatus::END_OF_FILE);
-                }
-                if let Some(o) = c.st.borrow_mut().opens.get_mut(&id) {
-                    o.position = req.offset + n as u64;
-                }
+                let buf = read_file(c, &h, id, buf, req.offset, req.minimum_count).await?;
                 chain.rdma_filled = Some(buf);
                 return Ok(Reply::Ok(
                     NtStatus::SUCCESS,
@@ -116,14 +109,7 @@ pub(super) async fn read<V: Vfs>(
             let headroom = item.read_headroom();
             let mut buf = Vec::with_capacity(headroom + len);
             buf.resize(headroom, 0);
-            let (res, buf) = h.read_exact_at(buf, req.offset).await;
-            let n = res.map_err(|e| crate::errno::status_of(&e))?;
-            if n == 0 || n < req.minimum_count as usize {
-                return Err(NtStatus::END_OF_FILE);
-            }
-            if let Some(o) = c.st.borrow_mut().opens.get_mut(&id) {
-                o.position = req.offset + n as u64;
-            }
+            let buf = read_file(c, &h, id, buf, req.offset, req.minimum_count).await?;
             Ok(Reply::ReadData(ReadData {
                 status: NtStatus::SUCCESS,
                 buf,
@@ -132,4 +118,25 @@ pub(super) async fn read<V: Vfs>(
             }))
         }
     }
+}
+
+/// Reads the file at `offset` into `buf`'s spare capacity; END_OF_FILE for nothing or less
+/// than `minimum` bytes; moves open `id`'s position past the data.
+async fn read_file<V: Vfs, B: smb_vfs::ReadBuf>(
+    c: &Rc<Conn<V>>,
+    h: &V::Handle,
+    id: u64,
+    buf: B,
+    offset: u64,
+    minimum: u32,
+) -> Result<B, NtStatus> {
+    let (res, buf) = h.read_exact_at(buf, offset).await;
+    let n = res.map_err(|e| crate::errno::status_of(&e))?;
+    if n == 0 || n < minimum as usize {
+        return Err(NtStatus::END_OF_FILE);
+    }
+    if let Some(o) = c.st.borrow_mut().opens.get_mut(&id) {
+        o.position = offset + n as u64;
+    }
+    Ok(buf)
 }
