@@ -51,7 +51,7 @@ use crate::error::Disconnect;
 use crate::negotiate::Negotiated;
 use crate::verbs::{
     Access, Chunk, Completion, ConnectRequest, DataPool, DeviceLimits, Pool, PoolStats, QpCaps,
-    QpEvent, QueuePair, RegBuf, RemoteBuf, VerbsError, WcKind, WcStatus, WrId,
+    QpEvent, QueuePair, RegBuf, RemoteBuf, SendWr, VerbsError, WcKind, WcStatus, WrId,
 };
 
 /// Sizes of the driver's own resources.
@@ -835,6 +835,43 @@ impl<Q: QueuePair> Driver<Q> {
         }
     }
 
+    /// Posts what can be posted now (receives, sends, RDMA work requests) without taking
+    /// completions: for an upper layer that just queued a message or a transfer and wants
+    /// it on the wire before the next [`Driver::process`]. May queue events
+    /// ([`Driver::has_events`]) or start closing; the next `process` deals with both.
+    pub fn flush(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        if self.state != State::Running {
+            return;
+        }
+        for _ in 0..4 {
+            let posted = self.post_receives();
+            let sent = self.post_sends(now);
+            if posted == 0 && sent == 0 {
+                break;
+            }
+        }
+        self.post_rdma();
+    }
+
+    /// Events are waiting for [`Driver::poll_event`].
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// Takes the [`DriverEvent::WriteDone`] of transfer `id` if it is queued (its writes
+    /// are all posted): the bytes it moved.
+    pub fn take_write_done(&mut self, id: TransferId) -> Option<usize> {
+        let at = self
+            .events
+            .iter()
+            .position(|e| matches!(e, DriverEvent::WriteDone { id: got, .. } if *got == id))?;
+        match self.events.remove(at) {
+            Some(DriverEvent::WriteDone { len, .. }) => Some(len),
+            _ => None,
+        }
+    }
+
     /// When [`Driver::handle_timeout`] should run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
@@ -1041,17 +1078,22 @@ impl<Q: QueuePair> Driver<Q> {
     }
 
     /// Posts packets while a send slot and a send buffer are free.
+    /// Posts packets while a send slot and a send buffer are free, all of them in one
+    /// [`QueuePair::post_sends`] call (one doorbell: a fragmented message's hundreds of
+    /// packets are not hundreds of system calls on a software provider).
     fn post_sends(&mut self, now: Instant) -> u32 {
-        let mut sent = 0;
+        let mut batch: Vec<(SendWr, Chunk)> = Vec::new();
+        let mut failed = None;
         loop {
-            if self.sq_in_flight >= self.caps.send_wr || self.send_pool.available() == 0 {
+            let in_flight = self.sq_in_flight.saturating_add(batch.len() as u32);
+            if in_flight >= self.caps.send_wr || self.send_pool.available() == 0 {
                 if self.conn.queued_send_bytes() > 0 {
                     self.stats.send_queue_stalls = self.stats.send_queue_stalls.saturating_add(1);
                 }
-                return sent;
+                break;
             }
             let Some(packet) = self.conn.poll_transmit(now) else {
-                return sent;
+                break;
             };
             // Did this packet finish an upper-layer message? Then it carries that
             // message's invalidate, if any.
@@ -1061,12 +1103,54 @@ impl<Q: QueuePair> Driver<Q> {
                 self.messages_sent_seen = self.messages_sent_seen.saturating_add(1);
                 inv = self.invalidate.pop_front().flatten();
             }
-            if let Err(reason) = self.post_packet(&packet, inv) {
-                self.begin_close(reason);
-                return sent;
+            let Some(chunk) = self.send_pool.take() else {
+                break; // (checked above)
+            };
+            let len = u32::try_from(packet.len()).unwrap_or(u32::MAX);
+            let staged = match chunk.prefix(len) {
+                None => Err(VerbsError::BadLocalBuffer),
+                Some(sge) => self.qp.write_local(sge, &packet).map(|()| sge),
+            };
+            match staged {
+                Ok(buf) => {
+                    let wr_id = self.next_wr_id();
+                    batch.push((
+                        SendWr {
+                            wr_id,
+                            buf,
+                            invalidate: inv,
+                        },
+                        chunk,
+                    ));
+                }
+                Err(e) => {
+                    self.send_pool.put(chunk);
+                    failed = Some(CloseReason::Verbs(e));
+                    break;
+                }
             }
-            sent += 1;
         }
+        let wrs: Vec<SendWr> = batch.iter().map(|(w, _)| *w).collect();
+        let posted = match self.qp.post_sends(&wrs) {
+            Ok(()) => wrs.len(),
+            Err((n, e)) => {
+                failed.get_or_insert(CloseReason::Verbs(e));
+                n
+            }
+        };
+        for (i, (wr, chunk)) in batch.into_iter().enumerate() {
+            if i < posted {
+                self.pending.insert(wr.wr_id, Pending::Send(chunk));
+                self.sq_in_flight = self.sq_in_flight.saturating_add(1);
+                self.stats.sends = self.stats.sends.saturating_add(1);
+            } else {
+                self.send_pool.put(chunk);
+            }
+        }
+        if let Some(reason) = failed {
+            self.begin_close(reason);
+        }
+        u32::try_from(posted).unwrap_or(u32::MAX)
     }
 
     fn post_packet(&mut self, packet: &[u8], inv: Option<u32>) -> Result<(), CloseReason> {

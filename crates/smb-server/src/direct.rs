@@ -141,6 +141,7 @@ impl<Q: QueuePair> DirectSink<Q> {
         // SMB Direct carries the SMB2 message alone: no NetBIOS session header.
         frame.drain(..smb_proto::FRAME_PREFIX.min(frame.len()));
         let mut d = self.shared.driver.borrow_mut();
+        let deadline = d.poll_timeout();
         let res = match invalidate {
             Some(token) => d.send_message_invalidate(frame, token),
             None => d.send_message(frame),
@@ -151,8 +152,19 @@ impl<Q: QueuePair> DirectSink<Q> {
                 d.close();
             }
         }
+        self.post_now(d, deadline);
+    }
+
+    /// Posts what was just queued at once, from the request's own task; the connection's
+    /// task is woken only when it has something to do about it (events, a changed timer,
+    /// a close), not for every reply.
+    fn post_now(&self, mut d: std::cell::RefMut<'_, Driver<Q>>, deadline: Option<Instant>) {
+        d.flush(Instant::now());
+        let wake = d.has_events() || !d.is_running() || d.poll_timeout() != deadline;
         drop(d);
-        self.shared.kick.notify_one();
+        if wake {
+            self.shared.kick.notify_one();
+        }
     }
 
     /// Starts a transfer with `start` and returns what its request awaits.
@@ -160,23 +172,33 @@ impl<Q: QueuePair> DirectSink<Q> {
         &self,
         start: impl FnOnce(&mut Driver<Q>) -> Result<TransferId, TransferError>,
     ) -> Result<oneshot::Receiver<Done>, NtStatus> {
-        let id = {
-            let mut d = self.shared.driver.borrow_mut();
-            start(&mut d).map_err(|e| {
-                tracing::debug!(peer = %d.qp().peer(), error = %e, "RDMA transfer refused");
-                match e {
-                    TransferError::DataTooLong { .. } | TransferError::Descriptor(_) => {
-                        NtStatus::INVALID_PARAMETER
-                    }
-                    TransferError::NotEstablished | TransferError::Closed => {
-                        NtStatus::CONNECTION_DISCONNECTED
-                    }
+        let mut d = self.shared.driver.borrow_mut();
+        let deadline = d.poll_timeout();
+        let id = start(&mut d).map_err(|e| {
+            tracing::debug!(peer = %d.qp().peer(), error = %e, "RDMA transfer refused");
+            match e {
+                TransferError::DataTooLong { .. } | TransferError::Descriptor(_) => {
+                    NtStatus::INVALID_PARAMETER
                 }
-            })?
-        };
+                TransferError::NotEstablished | TransferError::Closed => {
+                    NtStatus::CONNECTION_DISCONNECTED
+                }
+            }
+        })?;
         let (tx, rx) = oneshot::channel();
-        self.shared.waiting.borrow_mut().insert(id, tx);
-        self.shared.kick.notify_one();
+        // Posted at once; an RDMA write whose work requests all went out is done now (the
+        // reply sent next arrives behind its data), with no round trip through the
+        // connection's task.
+        d.flush(Instant::now());
+        match d.take_write_done(id) {
+            Some(len) => {
+                let _ = tx.send(Done::Written(len));
+            }
+            None => {
+                self.shared.waiting.borrow_mut().insert(id, tx);
+            }
+        }
+        self.post_now(d, deadline);
         Ok(rx)
     }
 }

@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
     Access, Completion, ConnectRequest, DeviceLimits, Listener, QpCaps, QpEvent, QueuePair, RegMem,
-    Region, RemoteBuf, Sge, VerbsError, WcKind, WcStatus, WrId,
+    Region, RemoteBuf, SendWr, Sge, VerbsError, WcKind, WcStatus, WrId,
 };
 
 /// The largest region the emulation registers (its address layout gives each 4 GiB).
@@ -61,6 +61,9 @@ pub struct EmuStats {
     pub rdma_write_bytes: u64,
     pub errors: u64,
     pub flushed: u64,
+    /// Calls that posted sends (one per `post_send`, one per `post_sends` batch): the
+    /// doorbells a real provider would ring.
+    pub send_posts: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -660,11 +663,34 @@ impl QueuePair for EmuQp {
         buf: Sge,
         invalidate: Option<u32>,
     ) -> Result<(), VerbsError> {
+        self.with_end(|e| e.stats.send_posts = e.stats.send_posts.saturating_add(1));
         self.post_sq(Wr::Send {
             wr_id,
             sge: buf,
             invalidate,
         })
+    }
+
+    fn post_sends(&mut self, sends: &[SendWr]) -> Result<(), (usize, VerbsError)> {
+        if sends.is_empty() {
+            return Ok(());
+        }
+        self.with_end(|e| e.stats.send_posts = e.stats.send_posts.saturating_add(1));
+        for (i, s) in sends.iter().enumerate() {
+            let res = self.post_sq_locked(Wr::Send {
+                wr_id: s.wr_id,
+                sge: s.buf,
+                invalidate: s.invalidate,
+            });
+            if let Err(e) = res {
+                if i > 0 {
+                    ring(self.bell_of(self.me));
+                }
+                return Err((i, e));
+            }
+        }
+        ring(self.bell_of(self.me));
+        Ok(())
     }
 
     fn rdma_read(&mut self, wr_id: WrId, local: Sge, remote: RemoteBuf) -> Result<(), VerbsError> {

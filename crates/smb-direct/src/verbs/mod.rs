@@ -134,6 +134,15 @@ pub struct Sge {
     pub len: u32,
 }
 
+/// One send of a [`QueuePair::post_sends`] batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendWr {
+    pub wr_id: WrId,
+    pub buf: Sge,
+    /// Send-with-invalidate of this rkey of the peer's.
+    pub invalidate: Option<u32>,
+}
+
 /// A piece of the peer's registered memory (what a buffer descriptor describes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemoteBuf {
@@ -259,6 +268,15 @@ pub trait QueuePair {
         buf: Sge,
         invalidate: Option<u32>,
     ) -> Result<(), VerbsError>;
+    /// Posts several sends in order, in one call where the provider can (one doorbell);
+    /// on failure, the count posted before the one that failed, and why.
+    fn post_sends(&mut self, sends: &[SendWr]) -> Result<(), (usize, VerbsError)> {
+        for (i, s) in sends.iter().enumerate() {
+            self.post_send(s.wr_id, s.buf, s.invalidate)
+                .map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
     /// Posts an RDMA read of `remote` into `local` (same length).
     fn rdma_read(&mut self, wr_id: WrId, local: Sge, remote: RemoteBuf) -> Result<(), VerbsError>;
     /// Posts an RDMA write of `local` into `remote` (same length).

@@ -30,7 +30,7 @@ use rdma_sys as sys;
 
 use super::{
     Access, Completion, ConnectRequest, DeviceLimits, Listener, QpCaps, QpEvent, QueuePair, RegMem,
-    Region, RemoteBuf, Sge, VerbsError, WcKind, WcStatus, WrId,
+    Region, RemoteBuf, SendWr, Sge, VerbsError, WcKind, WcStatus, WrId,
 };
 
 /// SMB Direct's port on InfiniBand and RoCE (their port space is separate from TCP's).
@@ -878,6 +878,88 @@ impl QueuePair for RdmaQp {
             sys::ibv_wr_opcode::IBV_WR_SEND
         };
         self.post_send_wr(wr_id, buf, opcode, None, invalidate)
+    }
+
+    fn post_sends(&mut self, sends: &[SendWr]) -> Result<(), (usize, VerbsError)> {
+        let qp = self.qp_ptr().map_err(|e| (0, e))?;
+        // Only the sends before the first bad buffer go (it fails as its post would).
+        let valid = sends
+            .iter()
+            .position(|s| self.local_ptr(s.buf).is_none())
+            .unwrap_or(sends.len());
+        let ok = sends.get(..valid).unwrap_or_default();
+        if !ok.is_empty() {
+            let mut sges: Vec<sys::ibv_sge> = ok
+                .iter()
+                .map(|s| sys::ibv_sge {
+                    addr: s.buf.addr,
+                    length: s.buf.len,
+                    lkey: s.buf.lkey,
+                })
+                .collect();
+            let mut wrs: Vec<sys::ibv_send_wr> = ok
+                .iter()
+                .map(|s| {
+                    // SAFETY: ibv_send_wr is plain data (pointers, integers, unions of
+                    // those); all-zero is a valid empty work request.
+                    let mut wr: sys::ibv_send_wr = unsafe { std::mem::zeroed() };
+                    wr.wr_id = s.wr_id;
+                    wr.num_sge = 1;
+                    wr.send_flags = sys::ibv_send_flags::IBV_SEND_SIGNALED.0;
+                    wr.opcode = match s.invalidate {
+                        Some(rkey) => {
+                            wr.imm_data_invalidated_rkey_union.invalidated_rkey = rkey;
+                            sys::ibv_wr_opcode::IBV_WR_SEND_WITH_INV
+                        }
+                        None => sys::ibv_wr_opcode::IBV_WR_SEND,
+                    };
+                    wr
+                })
+                .collect();
+            // Link them now that neither vector moves again.
+            let base = wrs.as_mut_ptr();
+            let last = ok.len() - 1;
+            for (i, (wr, sge)) in wrs.iter_mut().zip(sges.iter_mut()).enumerate() {
+                wr.sg_list = sge;
+                wr.next = if i < last {
+                    base.wrapping_add(i + 1)
+                } else {
+                    ptr::null_mut()
+                };
+            }
+            let mut bad: *mut sys::ibv_send_wr = ptr::null_mut();
+            // SAFETY: qp is live; the chain of `wrs` (each pointing at its own SGE, the
+            // last `next` null) stays valid for the call (the provider copies it into the
+            // send queue); every SGE lies inside one of our registered regions.
+            let rc = unsafe { sys::ibv_post_send(qp, base, &mut bad) };
+            let posted = if rc == 0 {
+                ok.len()
+            } else {
+                // The provider stopped at `bad`: the ones before it are posted.
+                (bad as usize)
+                    .checked_sub(base as usize)
+                    .map_or(0, |b| b / std::mem::size_of::<sys::ibv_send_wr>())
+                    .min(ok.len())
+            };
+            for s in ok.iter().take(posted) {
+                self.kinds.insert(s.wr_id, WcKind::Send);
+            }
+            if rc != 0 {
+                let e = if rc == libc::ENOMEM {
+                    VerbsError::QueueFull {
+                        queue: "send",
+                        depth: self.caps.send_wr,
+                    }
+                } else {
+                    code_error("ibv_post_send", rc)
+                };
+                return Err((posted, e));
+            }
+        }
+        if valid < sends.len() {
+            return Err((valid, VerbsError::BadLocalBuffer));
+        }
+        Ok(())
     }
 
     fn rdma_read(&mut self, wr_id: WrId, local: Sge, remote: RemoteBuf) -> Result<(), VerbsError> {
