@@ -722,8 +722,11 @@ impl FileTable {
     }
 
     /// Remove an open; returns true when it was the last one and the file is
-    /// delete-pending (the caller then deletes it). Its oplock goes with it (a break waiting
-    /// for it is over), and so does its lease once no open uses the lease any more.
+    /// delete-pending: the caller then deletes it and calls [`Self::deleted`]. Until then
+    /// the file stays delete-pending, so an open racing the delete from another connection
+    /// is refused with DELETE_PENDING rather than finding a name about to vanish. Its
+    /// oplock goes with it (a break waiting for it is over), and so does its lease once no
+    /// open uses the lease any more.
     pub fn close(&self, key: FileKey, uid: u64) -> bool {
         let mut t = self.table();
         let Inner { files, leases } = &mut *t;
@@ -740,11 +743,21 @@ impl FileTable {
         }
         s.bump();
         if s.opens.is_empty() {
-            let pending = s.delete_pending;
+            if s.delete_pending {
+                return true;
+            }
             files.remove(&key);
-            return pending;
         }
         false
+    }
+
+    /// After the delete that [`Self::close`] asked for (done or failed): the file's entry
+    /// goes, unless an open came in meanwhile (then that open's state stays).
+    pub fn deleted(&self, key: FileKey) {
+        let mut t = self.table();
+        if t.files.get(&key).is_some_and(|s| s.opens.is_empty()) {
+            t.files.remove(&key);
+        }
     }
 
     /// Take a byte-range lock for open `uid` (MS-FSA 2.1.5.7): an exclusive lock conflicts
@@ -917,6 +930,13 @@ mod tests {
         assert!(!t.close((1, 2), 1));
         assert!(t.close((1, 2), 2));
         assert_eq!(t.count(), 0);
+        // While the closer deletes it, an open from elsewhere is refused, not let in to a
+        // name about to vanish.
+        assert_eq!(t.open((1, 2), 4, R, 7), Err(NtStatus::DELETE_PENDING));
+        t.deleted((1, 2));
+        // Gone: the same key (an inode number reused) opens afresh.
+        t.open((1, 2), 5, R, 7).unwrap();
+        assert_eq!(t.count(), 1);
     }
 
     fn req(uid: u64, conn: u64, level: u8) -> OpenReq {

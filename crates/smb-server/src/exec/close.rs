@@ -78,5 +78,6 @@ pub(crate) async fn close_open<V: Vfs>(c: &Rc<Conn<V>>, id: u64) {
                 tracing::warn!(path = %open.path.as_str(), error = %e, "delete on close failed");
             }
         }
+        c.server.files.deleted(open.key);
     }
 }
