@@ -556,7 +556,19 @@ impl<V: Vfs> Conn<V> {
             return (reads, invalidate);
         };
         for (i, item) in batch.items.iter_mut().enumerate() {
+            // A WRITE the handler would refuse pulls nothing (its open is known only here,
+            // not at a home connection it is forwarded to).
+            let refused = match &item.work {
+                Work::Request(Request::Write(w)) if is_rdma(w.channel) && !forwarded => {
+                    Some((w.file_id, w.offset, u64::from(w.remaining_bytes)))
+                }
+                _ => None,
+            }
+            .and_then(|(fid, offset, len)| {
+                exec::write_refusal_before_pull(self, item, fid, offset, len).err()
+            });
             let answer = match &mut item.work {
+                Work::Request(Request::Write(_)) if refused.is_some() => refused,
                 Work::Request(Request::Write(w)) if is_rdma(w.channel) => {
                     match rdma.describe(&w.write_channel_info) {
                         Err(s) => Some(s),

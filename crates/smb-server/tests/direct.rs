@@ -597,6 +597,66 @@ fn rdma_channels_are_checked_before_any_transfer() {
 }
 
 #[test]
+fn a_write_the_server_refuses_pulls_no_data() {
+    let mut rig = rig("smbd-refused");
+    let (mut c, smbd) = logged_in(&mut rig);
+    let rw = c.create("ro.bin", 5, 0).expect("create");
+    // The same file opened for reading only (FILE_READ_DATA | READ_ATTRIBUTES | SYNCHRONIZE).
+    let mut body = Client::create_body("ro.bin", 1, 0);
+    if let Request::Create(cr) = &mut body {
+        cr.desired_access = 0x0010_0081;
+    }
+    let r = c.call(Command::CREATE, &body).unwrap();
+    let ro = match r.body() {
+        Response::Create(cr) if r.status == NtStatus::SUCCESS => cr.file_id,
+        other => panic!("{:?} {other:?}", r.status),
+    };
+    let src = smbd.lock().unwrap().buffer(&pattern(65536, 3));
+    let info = descriptors(&src, &[(0, 65536)]);
+
+    // No write access: ACCESS_DENIED, and the 64 KiB stay at the client.
+    let r = send(
+        &mut c,
+        Command::WRITE,
+        &write_req(ro, 0, channel::RDMA_V1, info.clone(), 65536, Vec::new()),
+        65536,
+    );
+    assert_eq!(r.status, NtStatus::ACCESS_DENIED);
+    // A handle that does not exist: FILE_CLOSED, nothing pulled either.
+    let mut gone = rw;
+    gone.volatile ^= 0x5a5a;
+    let r = send(
+        &mut c,
+        Command::WRITE,
+        &write_req(gone, 0, channel::RDMA_V1, info.clone(), 65536, Vec::new()),
+        65536,
+    );
+    assert_eq!(r.status, NtStatus::FILE_CLOSED);
+    let t = rig.server.connections()[0]
+        .transport_counters
+        .expect("SMB Direct counters");
+    assert_eq!((t.rdma_reads, t.rdma_read_bytes), (0, 0), "{t:?}");
+
+    // The writable handle pulls the same descriptors and writes them.
+    let r = send(
+        &mut c,
+        Command::WRITE,
+        &write_req(rw, 0, channel::RDMA_V1, info, 65536, Vec::new()),
+        65536,
+    );
+    assert_eq!(r.status, NtStatus::SUCCESS);
+    let t = rig.server.connections()[0].transport_counters.unwrap();
+    assert_eq!(t.rdma_read_bytes, 65536);
+    assert_eq!(
+        std::fs::read(rig.share.join("ro.bin")).unwrap(),
+        pattern(65536, 3)
+    );
+    smbd.lock().unwrap().driver.close();
+    drop(c);
+    rig.wait_idle();
+}
+
+#[test]
 fn descriptors_outside_registered_memory_end_the_connection_cleanly() {
     let mut rig = rig("smbd-badmem");
     let (mut c, smbd) = logged_in(&mut rig);

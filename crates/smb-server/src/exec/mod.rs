@@ -17,6 +17,8 @@ mod setinfo;
 mod tree;
 mod write;
 
+pub(crate) use write::refusal_before_pull as write_refusal_before_pull;
+
 use std::rc::Rc;
 use std::sync::Arc;
 

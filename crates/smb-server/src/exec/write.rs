@@ -7,12 +7,12 @@ use smb_vfs::{Handle, Vfs};
 use smb_wire::file::{channel, FlushRequest, FlushResponse, WriteRequest, WriteResponse};
 use smb_wire::fscc::access;
 use smb_wire::message::Response;
-use smb_wire::NtStatus;
+use smb_wire::{FileId, NtStatus};
 
 use super::create::FILE_WRITE_THROUGH;
 use super::{Chain, R};
 use crate::conn::Conn;
-use crate::state::OpenKind;
+use crate::state::{Open, OpenKind};
 
 const WRITEFLAG_WRITE_THROUGH: u32 = 0x0000_0001;
 /// The largest file size NTFS allows (MS-FSA's MAXFILESIZE); writes may not end beyond it.
@@ -30,27 +30,16 @@ pub(super) async fn write<V: Vfs>(
     if req.channel != channel::NONE {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    let (kind, granted, is_dir, options, key): (OpenKind<V>, _, _, _, _) = {
+    let (kind, granted, options): (OpenKind<V>, _, _) = {
         let st = c.st.borrow();
         let o = st.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
+        may_write(c, o, id, req.offset, req.data.len() as u64)?;
         let kind = match &o.kind {
             OpenKind::File(h) => OpenKind::File(h.clone()),
             OpenKind::Pipe(p) => OpenKind::Pipe(p.clone()),
         };
-        (kind, o.access, o.is_dir, o.create_options, o.key)
+        (kind, o.access, o.create_options)
     };
-    if c.server
-        .files
-        .io_conflict(key, id, req.offset, req.data.len() as u64, true)
-    {
-        return Err(NtStatus::FILE_LOCK_CONFLICT);
-    }
-    if is_dir {
-        return Err(NtStatus::INVALID_DEVICE_REQUEST);
-    }
-    if granted & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) == 0 {
-        return Err(NtStatus::ACCESS_DENIED);
-    }
     let count = u32::try_from(req.data.len()).map_err(|_| NtStatus::INVALID_PARAMETER)?;
     match kind {
         OpenKind::Pipe(p) => {
@@ -104,6 +93,47 @@ pub(super) async fn write<V: Vfs>(
         NtStatus::SUCCESS,
         Response::Write(WriteResponse { count }),
     ))
+}
+
+/// What refuses a WRITE of `len` bytes at `offset` through open `id` before any data is
+/// touched: a byte-range lock, a directory, no write or append access.
+fn may_write<V: Vfs>(
+    c: &Conn<V>,
+    o: &Open<V>,
+    id: u64,
+    offset: u64,
+    len: u64,
+) -> Result<(), NtStatus> {
+    if c.server.files.io_conflict(o.key, id, offset, len, true) {
+        return Err(NtStatus::FILE_LOCK_CONFLICT);
+    }
+    if o.is_dir {
+        return Err(NtStatus::INVALID_DEVICE_REQUEST);
+    }
+    if o.access & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) == 0 {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    Ok(())
+}
+
+/// For a WRITE with an RDMA channel, before its data is pulled from the client: the refusal
+/// [`write`] would give anyway (unknown handle, wrong session or tree, lock, directory,
+/// access), so that a refused WRITE costs no RDMA read. A related request's handle is known
+/// only as its compound runs: `Ok` here, [`write`] checks it.
+pub(crate) fn refusal_before_pull<V: Vfs>(
+    c: &Conn<V>,
+    item: &mut Item,
+    fid: FileId,
+    offset: u64,
+    len: u64,
+) -> Result<(), NtStatus> {
+    if item.hdr.is_related() {
+        return Ok(());
+    }
+    let id = super::file_id_of(c, item, fid, &Chain::default())?;
+    let st = c.st.borrow();
+    let o = st.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
+    may_write(c, o, id, offset, len)
 }
 
 pub(super) async fn flush<V: Vfs>(
