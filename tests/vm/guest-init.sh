@@ -480,12 +480,13 @@ fi
 
 # ------------------------------------------------------------------ benchmark
 # nasd and ksmbd take turns (both want port 445), BENCH_ROUNDS rounds each, so that a slow
-# moment of the emulation hits both alike; each server's best round and its median round are
-# compared. Signing off on both.
+# moment of the emulation hits both alike; which goes first alternates from round to round.
+# Each server's best round and its median round are compared, and each round's pair.
+# Signing off on both.
 if [ "$BENCH_SIZE" -gt 0 ] && [ "$HAVE_MODS" = 1 ] && [ "$NASD_OK" = 1 ]; then
-  for round in $(seq 1 "$BENCH_ROUNDS"); do
-    phase "bench round $round"
+  bench_nasd() {
     touch /tmp/nasd/bench.log
+    local listening pid i
     listening=$(grep -c 'SMB Direct listening' /tmp/nasd/bench.log)
     NO_COLOR=1 RUST_LOG=warn,smb_server::direct=info nasd --db "$DB" serve --listen 0.0.0.0:445 >>/tmp/nasd/bench.log 2>&1 &
     pid=$!
@@ -496,11 +497,18 @@ if [ "$BENCH_SIZE" -gt 0 ] && [ "$HAVE_MODS" = 1 ] && [ "$NASD_OK" = 1 ]; then
     done
     bench nasd data "$OPTS" "$pid"
     kill -TERM "$pid"; wait "$pid"
+    sleep 2
+  }
+  bench_ksmbd() {
     ksmbd.mountd -n >>/tmp/ksmbd-mountd.log 2>&1 &
     sleep 3
     bench ksmbd share "username=tester,password=testpass"
     ksmbd.control -s >/dev/null 2>&1
     sleep 2
+  }
+  for round in $(seq 1 "$BENCH_ROUNDS"); do
+    phase "bench round $round"
+    if [ $((round % 2)) = 1 ]; then bench_nasd; bench_ksmbd; else bench_ksmbd; bench_nasd; fi
   done
   # nasd / ksmbd: MB/s (higher is better) and whole-guest CPU per GiB (lower is better),
   # each server's best round.
@@ -521,6 +529,21 @@ if [ "$BENCH_SIZE" -gt 0 ] && [ "$HAVE_MODS" = 1 ] && [ "$NASD_OK" = 1 ]; then
     awk -v d=$dir -v r="$BENCH_ROUNDS" -v nm="$nm" -v km="$km" -v nc="$nc" -v kc="$kc" 'BEGIN { if (km > 0 && nc > 0)
       printf "RATIO-MEDIAN %s (%d rounds) MB/s nasd %s ksmbd %s = %.2f; guest CPU s/GiB nasd %s ksmbd %s = %.2f (ksmbd/nasd)\n",
         d, r, nm, km, nm / km, nc, kc, kc / nc }' >>"$RES"
+  done
+  # round by round (the two ran back to back): nasd/ksmbd MB/s of each round, their median,
+  # and how many rounds nasd was at least as fast
+  for dir in write read; do
+    awk -v d=$dir '$1 == "BENCH" && $3 == d { v[$2, ++n[$2]] = $4 }
+      END { k = n["nasd"] < n["ksmbd"] ? n["nasd"] : n["ksmbd"]; m = 0; won = 0; list = ""
+        for (i = 1; i <= k; i++) {
+          if (v["ksmbd", i] <= 0) continue
+          r[++m] = v["nasd", i] / v["ksmbd", i]; list = list sprintf(" %.2f", r[m])
+          if (r[m] >= 1) won++
+        }
+        if (m == 0) exit
+        for (i = 2; i <= m; i++) { x = r[i]; for (j = i - 1; j > 0 && r[j] > x; j--) r[j + 1] = r[j]; r[j + 1] = x }
+        med = (m % 2) ? r[(m + 1) / 2] : (r[m / 2] + r[m / 2 + 1]) / 2
+        printf "RATIO-PAIRED %s MB/s nasd/ksmbd by round:%s; median %.2f; nasd at least as fast in %d of %d\n", d, list, med, won, m }' "$RES" >>"$RES"
   done
   grep '^RATIO' "$RES" | while read -r l; do step "$l"; done
 fi
