@@ -33,6 +33,9 @@
 #   NASD_RUST_LOG    RUST_LOG for nasd in the guest (default info; debug logs failed requests)
 #   VM_OP_TIMEOUT    seconds one copy, checksum or mount may take in the guest (default 600)
 #   VM_TCP_MOUNTS=0  skip the four TCP mounts (while working on SMB Direct)
+#   VM_PERF=1        profile the whole guest (perf record -a) during each benchmark run and
+#                    print the top symbols by thread to the serial log ("PERF <server> <dir>");
+#                    perf's sampling slows both servers, so its ratios are not the benchmark's
 #   VM_CIFS_SMBD_LOG the cifs module's smbd_logging_class during the unsigned nasd rdma
 #                    mount (e.g. 0xffff: the client's SMB Direct trace in dmesg)
 set -euo pipefail
@@ -185,6 +188,18 @@ for lib in $(ldd "$NASD_BIN" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do
     install -D -m 0644 "$(readlink -f "$lib")" "$W/rootfs$lib"
   fi
 done
+# VM_PERF=1: perf from the Debian 12 packages (the guest's kernel is Debian 12's), unpacked
+# under /opt/nasd-vm/perf with its libraries beside it, so the cached rootfs stays as built.
+if [ "${VM_PERF:-0}" = 1 ]; then
+  PD=$W/perf-debs
+  rm -rf "$PD" && mkdir -p "$PD"
+  (cd "$PD" && apt-get download -q linux-perf libbabeltrace1 libdw1 libelf1 libnuma1 libopencsd1 \
+    libperl5.36 libpython3.11 libpython3.11-stdlib libslang2 libunwind8 libglib2.0-0 libexpat1 \
+    libcap2 libstdc++6 2>&1 | { grep -v '^W: Download is performed unsandboxed' || true; }) ||
+    die "VM_PERF=1: apt-get download of linux-perf and its libraries failed"
+  for deb in "$PD"/*.deb; do dpkg-deb -x "$deb" "$G/perf"; done
+  [ -x "$G/perf/usr/bin/perf" ] || die "VM_PERF=1: no usr/bin/perf in the linux-perf package"
+fi
 cat >"$G/vm-test.env" <<EOF
 BIG_SIZE=$BIG_SIZE
 OTHER_MAX=$OTHER_MAX
@@ -198,6 +213,7 @@ TCP_MOUNTS=${VM_TCP_MOUNTS:-1}
 CIFS_SMBD_LOG=${VM_CIFS_SMBD_LOG:-}
 NASD_RDMA_SIGNED=${VM_NASD_RDMA_SIGNED:-1}
 KSMBD_SIGNED=${VM_KSMBD_SIGNED:-1}
+PERF=${VM_PERF:-0}
 EOF
 # Room for the rootfs, the sources and the server's copies of the largest file (sparse).
 DISK_MB=$(((1536 * MIB + 3 * BIG_SIZE + 3 * RDMA_MAX + 2 * BENCH_SIZE) / MIB))

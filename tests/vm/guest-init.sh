@@ -359,6 +359,29 @@ check_rdma_rw() {
 cpu_ticks() { awk '/^cpu /{print $2+$3+$4+$6+$7+$8}' /proc/stat; }
 proc_ticks() { [ -n "$1" ] && awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 proc_user_sys() { [ -n "$1" ] && awk '{print "user " $14 " sys " $15 " ticks"}' "/proc/$1/stat" 2>/dev/null; }
+# With PERF=1 (VM_PERF=1 on the host): a whole-guest profile of each benchmark run, its
+# top symbols by thread and the share of each thread, in the serial log.
+PERF_BIN=/opt/nasd-vm/perf/usr/bin/perf
+PERF_PID=
+PERF_LIBS=/opt/nasd-vm/perf/usr/lib/x86_64-linux-gnu:/opt/nasd-vm/perf/lib/x86_64-linux-gnu
+perf_run() { LD_LIBRARY_PATH=$PERF_LIBS "$PERF_BIN" "$@"; }
+perf_start() {
+  [ "${PERF:-0}" = 1 ] && [ -x "$PERF_BIN" ] || return 0
+  PERF_DATA=/tmp/perf.$1
+  # perf itself in the background (not a function's subshell), so that $! is perf and it
+  # gets the SIGINT that ends the recording
+  LD_LIBRARY_PATH=$PERF_LIBS "$PERF_BIN" record -a -F 250 -q -o "$PERF_DATA" >/dev/null 2>&1 &
+  PERF_PID=$!
+}
+perf_report() {
+  [ -n "$PERF_PID" ] || return 0
+  kill -INT "$PERF_PID"; wait "$PERF_PID"; PERF_PID=
+  echo "PERF $1: by thread"
+  perf_run report -i "$PERF_DATA" --stdio --sort comm 2>/dev/null | grep -vE '^(#|$)' | head -n 12
+  echo "PERF $1: by thread and symbol"
+  perf_run report -i "$PERF_DATA" --stdio --sort comm,dso,sym 2>/dev/null | grep -vE '^(#|$)' | head -n 40
+  rm -f "$PERF_DATA"
+}
 bench() {
   local label=$1 share=$2 opts=$3 pid=${4:-} hz n t0 t1 c0 c1 p0 p1 out
   hz=$(getconf CLK_TCK)
@@ -368,6 +391,7 @@ bench() {
   fi
   sync; echo 3 >/proc/sys/vm/drop_caches
   for dir in write read; do
+    perf_start "$label.$dir"
     c0=$(cpu_ticks) p0=$(proc_ticks "$pid") t0=$(ts)
     if [ $dir = write ]; then
       timeout "$OP_TIMEOUT" dd if=/dev/zero of="$MNT/bench.bin" bs=1M count="$n" oflag=direct status=none
@@ -376,6 +400,7 @@ bench() {
     fi
     rc=$?
     t1=$(ts) c1=$(cpu_ticks) p1=$(proc_ticks "$pid")
+    perf_report "$label $dir"
     [ $rc = 0 ] || { ko "bench $label: dd $dir rc=$rc"; continue; }
     local secs mb sys srv
     secs=$(dt "$t0" "$t1")
