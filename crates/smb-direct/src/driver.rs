@@ -808,16 +808,7 @@ impl<Q: QueuePair> Driver<Q> {
         }
         self.poll_completions(now);
         if self.state == State::Running {
-            // Receives first (grants need posted buffers), then sends; a send may make the
-            // connection want one more receive (3.1.5.9), so go round until nothing moves.
-            for _ in 0..4 {
-                let posted = self.post_receives();
-                let sent = self.post_sends(now);
-                if posted == 0 && sent == 0 {
-                    break;
-                }
-            }
-            self.post_rdma();
+            self.post_all(now);
         }
         if let State::Draining(reason) = &self.state {
             if self.sq_in_flight == 0 {
@@ -841,9 +832,15 @@ impl<Q: QueuePair> Driver<Q> {
     /// ([`Driver::has_events`]) or start closing; the next `process` deals with both.
     pub fn flush(&mut self, now: Instant) {
         self.now = self.now.max(now);
-        if self.state != State::Running {
-            return;
+        if self.state == State::Running {
+            self.post_all(now);
         }
+    }
+
+    /// Receives first (grants need posted buffers), then sends; a send may make the
+    /// connection want one more receive (3.1.5.9), so go round until nothing moves; then
+    /// the RDMA work requests.
+    fn post_all(&mut self, now: Instant) {
         for _ in 0..4 {
             let posted = self.post_receives();
             let sent = self.post_sends(now);

@@ -80,14 +80,7 @@ pub(super) async fn read<V: Vfs>(
                 if req.minimum_count > 0 {
                     return Err(NtStatus::END_OF_FILE);
                 }
-                return Ok(Reply::Ok(
-                    NtStatus::SUCCESS,
-                    Response::Read(ReadResponse {
-                        data_remaining: 0,
-                        data: Vec::new(),
-                        flags: 0,
-                    }),
-                ));
+                return Ok(no_data());
             }
             if let Some(buf) = chain.rdma_buf.take() {
                 // An RDMA channel's READ: into registered memory, which the NIC then
@@ -95,14 +88,7 @@ pub(super) async fn read<V: Vfs>(
                 // data.
                 let buf = read_file(c, &h, id, buf, req.offset, req.minimum_count).await?;
                 chain.rdma_filled = Some(buf);
-                return Ok(Reply::Ok(
-                    NtStatus::SUCCESS,
-                    Response::Read(ReadResponse {
-                        data_remaining: 0,
-                        data: Vec::new(),
-                        flags: 0,
-                    }),
-                ));
+                return Ok(no_data());
             }
             // The data lands after room for the response headers, so the reply is built
             // around it without copying (see `Reply::ReadData`).
@@ -139,4 +125,17 @@ async fn read_file<V: Vfs, B: smb_vfs::ReadBuf>(
         o.position = offset + n as u64;
     }
     Ok(buf)
+}
+
+/// A successful READ reply that carries no data: an empty read, or one whose data went by
+/// RDMA write.
+fn no_data() -> Reply {
+    Reply::Ok(
+        NtStatus::SUCCESS,
+        Response::Read(ReadResponse {
+            data_remaining: 0,
+            data: Vec::new(),
+            flags: 0,
+        }),
+    )
 }
