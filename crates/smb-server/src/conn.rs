@@ -16,7 +16,7 @@ use smb_wire::NtStatus;
 
 use crate::exec::{self, Chain};
 use crate::files::Notice;
-use crate::server::{ConnStatus, Mail, Server, StatusSlot};
+use crate::server::{ConnStatus, Forwarded, Mail, Server, StatusSlot};
 use crate::state::ConnState;
 
 /// Where a connection's output goes: the transport's writer.
@@ -459,9 +459,10 @@ impl<V: Vfs> Conn<V> {
 
     /// Execute requests that arrived on a bound channel of one of this connection's
     /// sessions, in order, and return them with their replies.
-    async fn execute_forwarded(self: &Rc<Self>, mut items: Vec<Item>) -> Vec<Item> {
+    async fn execute_forwarded(self: &Rc<Self>, mut items: Vec<Forwarded>) -> Vec<Forwarded> {
         let mut chain = Chain::default();
-        for item in items.iter_mut() {
+        for fwd in items.iter_mut() {
+            let item = &mut fwd.item;
             if let Work::Request(req) = std::mem::replace(&mut item.work, Work::Answered) {
                 // The reply goes out on the channel, so nothing may go async here: a final
                 // reply sent later would come out of this connection. CHANGE_NOTIFY is
@@ -482,7 +483,12 @@ impl<V: Vfs> Conn<V> {
                     }
                     other => other,
                 };
+                // A READ for the channel's RDMA write fills the channel's buffer in place
+                // and hands it back; one it did not use goes back to the channel's pool.
+                chain.rdma_buf = fwd.buf.take();
                 let mut reply = exec::dispatch(self, item, req, &mut chain).await;
+                chain.rdma_buf = None;
+                fwd.buf = chain.rdma_filled.take();
                 if let Reply::Pending { async_id } = reply {
                     self.st.borrow_mut().forget_pending(async_id);
                     reply = Reply::Err(NtStatus::NOT_SUPPORTED);
@@ -515,12 +521,20 @@ impl<V: Vfs> Conn<V> {
 
     /// A bound channel's batch: its requests run at the session's home connection; the
     /// replies come back to be signed with this channel's key and sent here.
-    async fn forward_batch(self: &Rc<Self>, home: u64, batch: &mut Batch) {
+    /// A READ of `reads` takes its registered buffer along and brings it back filled.
+    async fn forward_batch(self: &Rc<Self>, home: u64, batch: &mut Batch, reads: &mut [RdmaRead]) {
         let mut out = Vec::new();
         let mut at = Vec::new();
         for (i, item) in batch.items.iter_mut().enumerate() {
             if matches!(item.work, Work::Request(_)) {
-                out.push(item.detach());
+                let buf = reads
+                    .iter_mut()
+                    .find(|r| r.index == i)
+                    .and_then(|r| r.buf.take());
+                out.push(Forwarded {
+                    item: item.detach(),
+                    buf,
+                });
                 at.push(i);
             }
         }
@@ -528,7 +542,10 @@ impl<V: Vfs> Conn<V> {
             Ok(done) => {
                 for (i, d) in at.into_iter().zip(done) {
                     if let Some(item) = batch.items.get_mut(i) {
-                        item.absorb(d);
+                        item.absorb(d.item);
+                    }
+                    if let Some(r) = reads.iter_mut().find(|r| r.index == i) {
+                        r.filled = d.buf;
                     }
                 }
             }
@@ -602,17 +619,13 @@ impl<V: Vfs> Conn<V> {
                             if r.channel == channel::RDMA_V1_INVALIDATE {
                                 invalidate = Some(ch.token);
                             }
-                            // Executed here, the data can be read straight into registered
-                            // memory (at the home connection it comes back in a Vec).
-                            let buf = if forwarded {
-                                None
-                            } else {
-                                rdma.lease(r.length as usize)
-                            };
+                            // The file is read straight into registered memory, here or
+                            // at the home connection the READ is forwarded to (a Vec,
+                            // copied once more, only when the data pool is full).
                             reads.push(RdmaRead {
                                 index: i,
                                 channel_info: std::mem::take(&mut r.read_channel_info),
-                                buf,
+                                buf: rdma.lease(r.length as usize),
                                 filled: None,
                             });
                             r.channel = channel::NONE;
@@ -684,7 +697,7 @@ impl<V: Vfs> Conn<V> {
         let home = self.home_of(&batch);
         let (mut rdma_reads, invalidate) = self.rdma_in(&mut batch, home.is_some()).await;
         if let Some(home) = home {
-            self.forward_batch(home, &mut batch).await;
+            self.forward_batch(home, &mut batch, &mut rdma_reads).await;
         }
         let mut chain = Chain::default();
         for (index, item) in batch.items.iter_mut().enumerate() {

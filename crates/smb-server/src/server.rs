@@ -28,11 +28,21 @@ pub(crate) enum Mail {
     /// execute them here (where the trees and opens are) and hand them back with their
     /// replies, in order, to be signed and sent on the channel.
     Execute {
-        items: Vec<smb_proto::Item>,
-        done: tokio::sync::oneshot::Sender<Vec<smb_proto::Item>>,
+        items: Vec<Forwarded>,
+        done: tokio::sync::oneshot::Sender<Vec<Forwarded>>,
     },
     /// A session this connection is a channel of has ended at its home: forget it here.
     ChannelGone { session_id: u64 },
+}
+
+/// A request of a bound channel on its way to the session's home connection and back with
+/// its reply. A READ whose data goes out by RDMA write carries the channel's registered
+/// buffer: the home reads the file straight into it and sends it back filled, so the data
+/// is not copied between the two connections.
+#[derive(Debug)]
+pub(crate) struct Forwarded {
+    pub item: smb_proto::Item,
+    pub buf: Option<crate::conn::RdmaBuf>,
 }
 
 /// A valid session in the server-wide registry, and the connection it lives on.
@@ -256,8 +266,8 @@ impl Server {
     pub(crate) fn execute_on(
         &self,
         conn: u64,
-        items: Vec<smb_proto::Item>,
-    ) -> tokio::sync::oneshot::Receiver<Vec<smb_proto::Item>> {
+        items: Vec<Forwarded>,
+    ) -> tokio::sync::oneshot::Receiver<Vec<Forwarded>> {
         let (done, rx) = tokio::sync::oneshot::channel();
         let boxes = self.mailboxes.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = boxes.get(&conn) {

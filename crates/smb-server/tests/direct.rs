@@ -890,6 +890,10 @@ fn an_rdma_channel_bound_to_a_tcp_session_moves_its_data_by_rdma() {
         (t.rdma_read_bytes, t.rdma_write_bytes),
         (data.len() as u64, data.len() as u64)
     );
+    // In place, though the requests ran on another connection's thread: the WRITE went to
+    // the file from the registered memory its data was RDMA-read into, and the home read
+    // the file into the channel's registered memory for the RDMA write.
+    assert_eq!(t.copied_bytes, 0, "{t:?}");
     let tcp = conns.iter().find(|c| c.transport == "tcp").unwrap();
     assert!(
         tcp.bytes_in < 64 * 1024 && tcp.bytes_out < 64 * 1024,
