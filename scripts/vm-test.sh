@@ -21,7 +21,8 @@
 #   VM_BIG_SIZE      largest file on the 3.1.1 mount, bytes or 64M/1G (default 64M; 1G adds
 #                    about 6.5 minutes under emulation)
 #   VM_OTHER_MAX     largest file on the other TCP mounts (default 64M)
-#   VM_RDMA_MAX      largest file on the rdma mounts (default 64M; 1G for the full check)
+#   VM_RDMA_MAX      largest file on the rdma mounts (default and least 64M; 1G for the full
+#                    check)
 #   VM_BENCH_SIZE    bytes per direction in the nasd-vs-ksmbd benchmark (default 256M; 0: none)
 #   VM_BENCH_ROUNDS  benchmark rounds, each server once per round (default 3); best and
 #                    median rounds are both reported
@@ -68,6 +69,9 @@ for v in BIG_SIZE OTHER_MAX RDMA_MAX BENCH_SIZE; do
   if [[ ${!v} =~ ^[0-9]+[KMG]$ ]]; then printf -v "$v" '%s' "$(numfmt --from=iec "${!v}")"; fi
 done
 for v in BIG_SIZE OTHER_MAX RDMA_MAX BENCH_SIZE; do [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be bytes or NNNK/M/G, got '${!v}'"; done
+# the unsigned rdma check wants at least RDMA_MAX bytes each way moved by RDMA read/write,
+# which only holds when the 64 MiB file is among those the rdma mounts copy
+[ "$RDMA_MAX" -ge $((64 * MIB)) ] || die "VM_RDMA_MAX must be at least 64M (the rdma mounts copy every test file up to it and check that much moved by RDMA), got $RDMA_MAX"
 # default qemu limit: 10 minutes plus ~1 s per MiB moved (2-3x what emulation needs), the
 # benchmark (4 transfers of VM_BENCH_SIZE a round) at ~0.5 s per MiB
 [[ $BENCH_ROUNDS =~ ^[1-9][0-9]?$ ]] || die "VM_BENCH_ROUNDS must be 1 to 99, got '$BENCH_ROUNDS'"
