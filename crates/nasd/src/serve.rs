@@ -182,6 +182,23 @@ fn log_netdevs() -> Vec<serde_json::Value> {
     out
 }
 
+/// Every client open is a descriptor, and every TCP connection two (its socket and the
+/// duplicate other threads poll to learn the peer has gone): lift the soft RLIMIT_NOFILE
+/// (1024 for most services) to the hard limit, as a file server must.
+fn raise_nofile_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    if soft >= hard {
+        return;
+    }
+    match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+        Ok(()) => tracing::debug!(from = soft, to = hard, "raised the open files limit"),
+        Err(e) => tracing::warn!(error = %e, soft, "cannot raise the open files limit"),
+    }
+}
+
 /// Each SMB Direct connection pins `per_connection` bytes (its registered pools): says so
 /// when RLIMIT_MEMLOCK would refuse that for a handful of connections and the process
 /// lacks CAP_IPC_LOCK, which lifts the limit.
@@ -305,6 +322,7 @@ fn restart_needed(
 /// Serve until SIGTERM/SIGINT.
 pub fn run(store_path: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     init_logging();
+    raise_nofile_limit();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -40,6 +40,19 @@ pub trait Sink {
     fn counters(&self) -> Option<TransportCounters> {
         None
     }
+    /// A way for other threads to learn that the peer has gone (see [`PeerProbe`]).
+    fn peer_probe(&self) -> Option<Arc<dyn PeerProbe>> {
+        None
+    }
+}
+
+/// Asks a transport, from any thread, whether its peer has already closed the connection,
+/// before the connection's own thread has read that far. A client that drops a connection
+/// and at once opens another (smbtorture between subtests, a Windows client after a
+/// network hiccup) closed the first one before it sent anything on the second; an open
+/// refused because of what the first still holds waits for its teardown (exec/create.rs).
+pub trait PeerProbe: Send + Sync {
+    fn peer_gone(&self) -> bool;
 }
 
 /// The data path of READ/WRITE with an RDMA channel (MS-SMB2 3.3.5.12, 3.3.5.13): the
@@ -257,7 +270,8 @@ impl<V: Vfs> Conn<V> {
     /// keys live. The task ends when [`Conn::shutdown`] removes the mailbox.
     fn start_mailbox(self: &Rc<Self>) {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Mail>();
-        self.server.register_mailbox(self.id, tx);
+        self.server
+            .register_mailbox(self.id, tx, self.sink.peer_probe());
         let weak = Rc::downgrade(self);
         tokio_uring::spawn(async move {
             while let Some(mail) = rx.recv().await {

@@ -121,6 +121,18 @@ pub struct Wait {
     pub deadline: Instant,
 }
 
+/// See [`FileTable::cleanup`].
+#[derive(Debug)]
+pub struct Cleanup {
+    /// Connections with an open of the file, each once.
+    pub holders: Vec<u64>,
+    /// Delete-pending with no open left: its last close is removing it.
+    pub deleting: bool,
+    pub notify: Arc<Notify>,
+    /// Wait only while the file's generation is still this.
+    pub generation: u64,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Breaking {
     to: u8,
@@ -752,12 +764,36 @@ impl FileTable {
     }
 
     /// After the delete that [`Self::close`] asked for (done or failed): the file's entry
-    /// goes, unless an open came in meanwhile (then that open's state stays).
+    /// goes, unless an open came in meanwhile (then that open's state stays). An open
+    /// waiting for the delete ([`Self::cleanup`]) is woken.
     pub fn deleted(&self, key: FileKey) {
         let mut t = self.table();
-        if t.files.get(&key).is_some_and(|s| s.opens.is_empty()) {
+        let Some(s) = t.files.get_mut(&key) else {
+            return;
+        };
+        s.bump();
+        if s.opens.is_empty() {
             t.files.remove(&key);
         }
+    }
+
+    /// What an open refused with SHARING_VIOLATION or DELETE_PENDING may be racing: the
+    /// connections holding the file's other opens (the caller asks whether they are
+    /// going away), and whether its last close is deleting it right now. With the
+    /// [`Wait`] to wait on (its deadline is the caller's to choose). None: the file has
+    /// no state any more, go again.
+    pub fn cleanup(&self, key: FileKey) -> Option<Cleanup> {
+        let t = self.table();
+        let s = t.files.get(&key)?;
+        let mut holders: Vec<u64> = s.opens.iter().map(|o| o.holder.conn).collect();
+        holders.sort_unstable();
+        holders.dedup();
+        Some(Cleanup {
+            holders,
+            deleting: s.delete_pending && s.opens.is_empty(),
+            notify: s.changed.clone(),
+            generation: s.generation,
+        })
     }
 
     /// Take a byte-range lock for open `uid` (MS-FSA 2.1.5.7): an exclusive lock conflicts
@@ -937,6 +973,36 @@ mod tests {
         // Gone: the same key (an inode number reused) opens afresh.
         t.open((1, 2), 5, R, 7).unwrap();
         assert_eq!(t.count(), 1);
+    }
+
+    #[test]
+    fn cleanup_names_the_holders_and_says_when_the_last_close_is_deleting() {
+        use std::future::Future;
+        let t = FileTable::default();
+        assert!(t.cleanup((1, 2)).is_none(), "no state, nothing to wait for");
+        t.open((1, 2), 1, R | access::DELETE, 7).unwrap();
+        t.open((1, 2), 2, R, 7).unwrap();
+        let c = t.cleanup((1, 2)).unwrap();
+        assert_eq!(
+            c.holders,
+            vec![0],
+            "each connection once (both opens are on conn 0)"
+        );
+        assert!(!c.deleting);
+        t.set_delete_pending((1, 2), true);
+        assert!(!t.close((1, 2), 1));
+        assert!(!t.cleanup((1, 2)).unwrap().deleting, "an open is left");
+        assert!(t.close((1, 2), 2));
+        let c = t.cleanup((1, 2)).unwrap();
+        assert!(c.deleting && c.holders.is_empty());
+        // The closer's delete is done: whoever waited on the file is told.
+        let woken = c.notify.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        t.deleted((1, 2));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(woken.as_mut().poll(&mut cx).is_ready());
+        assert!(t.cleanup((1, 2)).is_none());
     }
 
     fn req(uid: u64, conn: u64, level: u8) -> OpenReq {

@@ -11,6 +11,7 @@ use smb_proto::{SessionInfo, SessionTable, SharedSession};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::catalog::Catalog;
+use crate::conn::PeerProbe;
 use crate::files::{Delivery, FileTable, Notice};
 
 /// What a connection's mailbox carries (see [`Server::register_mailbox`]).
@@ -88,6 +89,10 @@ pub struct Server {
     /// Each live connection's mailbox for unsolicited messages (oplock and lease breaks),
     /// by connection id. The receiving end runs on the connection's own thread.
     mailboxes: Mutex<HashMap<u64, UnboundedSender<Mail>>>,
+    /// Each live connection's way to ask its transport whether the peer has gone (see
+    /// [`PeerProbe`]), for the transports that have one; registered and removed with the
+    /// mailbox.
+    probes: Mutex<HashMap<u64, Arc<dyn PeerProbe>>>,
     /// The session registry (MS-SMB2 GlobalSessionTable): every valid session of every
     /// connection by SessionId, which is unique server-wide. Connections publish theirs
     /// (`smb_proto::SessionEvent`) and read the others' through [`SessionTable`].
@@ -105,6 +110,7 @@ impl Server {
             next_id: AtomicU64::new(1),
             status: Mutex::new(Vec::new()),
             mailboxes: Mutex::new(HashMap::new()),
+            probes: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             break_timeout_ms: AtomicU64::new(DEFAULT_BREAK_TIMEOUT.as_millis() as u64),
             smb_direct: std::sync::atomic::AtomicBool::new(false),
@@ -130,18 +136,55 @@ impl Server {
         Duration::from_millis(self.break_timeout_ms.load(Ordering::Relaxed))
     }
 
-    pub(crate) fn register_mailbox(&self, conn: u64, tx: UnboundedSender<Mail>) {
+    pub(crate) fn register_mailbox(
+        &self,
+        conn: u64,
+        tx: UnboundedSender<Mail>,
+        probe: Option<Arc<dyn PeerProbe>>,
+    ) {
+        if let Some(p) = probe {
+            self.probes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(conn, p);
+        }
         self.mailboxes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(conn, tx);
     }
 
+    /// The connection is being torn down: from now on [`Self::connection_gone`] says so.
     pub(crate) fn remove_mailbox(&self, conn: u64) {
         self.mailboxes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&conn);
+        self.probes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&conn);
+    }
+
+    /// Whether connection `conn` is going away: its teardown has begun, or its transport
+    /// knows the peer has closed it while the connection's own thread has not yet seen
+    /// that (any thread may ask).
+    pub(crate) fn connection_gone(&self, conn: u64) -> bool {
+        if !self
+            .mailboxes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&conn)
+        {
+            return true;
+        }
+        let probe = self
+            .probes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&conn)
+            .cloned();
+        probe.is_some_and(|p| p.peer_gone())
     }
 
     /// Hand unsolicited messages to their connections (any thread). A connection that is

@@ -2,6 +2,7 @@
 //! NetBIOS session framing, one reader loop and one writer task per connection.
 
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_uring::buf::BoundedBuf;
 use tokio_uring::net::{TcpListener, TcpStream};
 
-use crate::conn::{Conn, Sink};
+use crate::conn::{Conn, PeerProbe, Sink};
 use crate::server::Server;
 
 /// Most requests of one connection executing at once; further input waits. Bounds the
@@ -107,6 +108,7 @@ async fn accept_loop<V: Vfs>(
 
 struct TcpSink {
     tx: mpsc::UnboundedSender<Option<Vec<u8>>>,
+    probe: Option<Arc<TcpProbe>>,
 }
 
 impl Sink for TcpSink {
@@ -115,6 +117,38 @@ impl Sink for TcpSink {
     }
     fn close(&self) {
         let _ = self.tx.send(None);
+    }
+    fn peer_probe(&self) -> Option<Arc<dyn PeerProbe>> {
+        self.probe.clone().map(|p| p as Arc<dyn PeerProbe>)
+    }
+}
+
+/// The peer has gone once its FIN (POLLRDHUP) or a reset (POLLHUP, POLLERR) is queued on
+/// the socket, whatever data comes before it. Polls a duplicate of the connection's
+/// descriptor, so it never names a descriptor that was closed and reused.
+struct TcpProbe(OwnedFd);
+
+impl TcpProbe {
+    fn new(stream: &impl AsRawFd) -> Option<Self> {
+        // SAFETY: `stream` owns this descriptor and is alive for the whole statement; the
+        // borrow only lives long enough to duplicate it.
+        let fd = unsafe { BorrowedFd::borrow_raw(stream.as_raw_fd()) };
+        fd.try_clone_to_owned().ok().map(Self)
+    }
+}
+
+impl PeerProbe for TcpProbe {
+    fn peer_gone(&self) -> bool {
+        // nix's poll wrapper drops revents it has no flag for, POLLRDHUP among them.
+        let mut fd = libc::pollfd {
+            fd: self.0.as_raw_fd(),
+            events: libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: one valid, initialised pollfd for the duration of the call, which does
+        // not block (timeout 0); the descriptor is owned by `self`.
+        let n = unsafe { libc::poll(&mut fd, 1, 0) };
+        n > 0 && fd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
     }
 }
 
@@ -172,7 +206,10 @@ async fn connection<V: Vfs>(
         vfs,
         peer,
         "tcp",
-        Box::new(TcpSink { tx: tx.clone() }),
+        Box::new(TcpSink {
+            tx: tx.clone(),
+            probe: TcpProbe::new(&*stream).map(Arc::new),
+        }),
     );
     tracing::debug!(peer = %peer, "connection");
     let inflight = Arc::new(Semaphore::new(MAX_INFLIGHT));
@@ -221,4 +258,67 @@ async fn connection<V: Vfs>(
     let _ = inflight.acquire_many(MAX_INFLIGHT as u32).await;
     conn.shutdown().await;
     let _ = writer.await;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+
+    use super::{PeerProbe, TcpProbe};
+
+    fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (server, _) = l.accept().unwrap();
+        (client, server)
+    }
+
+    /// Wait (bounded) for the kernel to deliver what the peer did; the probe itself never
+    /// blocks.
+    fn settles(probe: &TcpProbe, want: bool) -> bool {
+        for _ in 0..200 {
+            if probe.peer_gone() == want {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[test]
+    fn a_connected_peer_is_not_gone_even_with_data_waiting() {
+        let (mut client, server) = pair();
+        let probe = TcpProbe::new(&server).unwrap();
+        assert!(!probe.peer_gone());
+        client.write_all(b"request").unwrap();
+        // Data to read is not a hang-up.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(!probe.peer_gone());
+    }
+
+    #[test]
+    fn a_peer_that_closed_is_gone_before_anyone_reads_its_last_bytes() {
+        let (mut client, server) = pair();
+        let probe = TcpProbe::new(&server).unwrap();
+        client.write_all(b"last words").unwrap();
+        drop(client);
+        assert!(settles(&probe, true));
+        // The connection's own reader still gets the data, then the end of the stream.
+        let mut got = Vec::new();
+        (&server).read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"last words");
+    }
+
+    #[test]
+    fn the_probe_outlives_the_connections_own_descriptor() {
+        let (client, server) = pair();
+        let probe = TcpProbe::new(&server).unwrap();
+        server.shutdown(Shutdown::Both).unwrap();
+        drop(server);
+        // Its own duplicate still names the same socket: shut down, so gone.
+        assert!(settles(&probe, true));
+        drop(client);
+    }
 }

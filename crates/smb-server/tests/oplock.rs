@@ -512,3 +512,93 @@ fn leases_are_granted_broken_and_acknowledged() {
     close(&mut a, ra.file_id);
     close(&mut b, rb.file_id);
 }
+
+/// A client that dropped its connection while the server cannot tear it down yet: its
+/// open of `x.txt` (share modes `share`) stays while its CREATE of `held.txt` waits for
+/// `holder`'s batch oplock to break. Returns the holder's handle, whose break notification
+/// the holder has received and not acknowledged.
+fn gone_client_holding_x(r: &Running, holder: &mut Client, share: u32) -> FileId {
+    let (held, level) = open(holder, "held.txt", oplock::BATCH, vec![]);
+    assert_eq!(level, oplock::BATCH);
+    let mut gone = session(r);
+    send(
+        &mut gone,
+        Command::CREATE,
+        &create_body("x.txt", oplock::NONE, share, vec![]),
+    );
+    assert_eq!(recv(&mut gone).status, NtStatus::SUCCESS);
+    send(
+        &mut gone,
+        Command::CREATE,
+        &create_body("held.txt", oplock::NONE, SHARE_ALL, vec![]),
+    );
+    expect_interim(&mut gone);
+    let _ = expect_break(holder);
+    drop(gone);
+    held
+}
+
+/// The holder lets go: the gone client's CREATE ends, so its teardown runs and closes x.txt.
+fn release(holder: &mut Client, held: FileId) {
+    // Give the server time to take up the request just sent before the teardown can run
+    // (if it ran first, that request would simply find nothing in its way).
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        ack(holder, held, oplock::LEVEL_II).status,
+        NtStatus::SUCCESS
+    );
+}
+
+#[test]
+fn a_delete_pending_left_by_a_client_that_has_gone_is_waited_out() {
+    let r = start("gone-delete");
+    let mut holder = session(&r);
+    let held = gone_client_holding_x(&r, &mut holder, SHARE_ALL);
+    // Another client deletes x.txt (smbtorture's smb2_util_unlink between subtests): the
+    // gone client's open is still there, so it is only delete-pending.
+    let mut b = session(&r);
+    let mut unlink = create_body("x.txt", oplock::NONE, SHARE_ALL, vec![]);
+    if let Request::Create(c) = &mut unlink {
+        c.desired_access |= 0x0001_0000; // DELETE
+        c.create_disposition = 1; // FILE_OPEN
+        c.create_options = 0x0000_1000; // FILE_DELETE_ON_CLOSE
+    }
+    send(&mut b, Command::CREATE, &unlink);
+    let doc = recv(&mut b);
+    assert_eq!(doc.status, NtStatus::SUCCESS);
+    close(&mut b, create_reply(&doc).file_id);
+    // It creates the name afresh. The client closed its first connection before it opened
+    // this one, so the answer is the one Windows gives once that connection is cleaned up
+    // (a new file), not DELETE_PENDING.
+    send(
+        &mut b,
+        Command::CREATE,
+        &create_body("x.txt", oplock::NONE, SHARE_ALL, vec![]),
+    );
+    release(&mut holder, held);
+    let m = recv(&mut b);
+    assert_eq!(m.status, NtStatus::SUCCESS, "not refused for the gone open");
+    assert_eq!(
+        create_reply(&m).create_action,
+        2,
+        "FILE_CREATED: the old file was deleted"
+    );
+}
+
+#[test]
+fn a_sharing_violation_with_a_client_that_has_gone_is_waited_out() {
+    let r = start("gone-share");
+    let mut holder = session(&r);
+    // The gone client's open denies every sharing.
+    let held = gone_client_holding_x(&r, &mut holder, 0);
+    let mut b = session(&r);
+    send(
+        &mut b,
+        Command::CREATE,
+        &create_body("x.txt", oplock::NONE, SHARE_ALL, vec![]),
+    );
+    release(&mut holder, held);
+    let m = recv(&mut b);
+    assert_eq!(m.status, NtStatus::SUCCESS, "not refused for the gone open");
+    assert_eq!(create_reply(&m).create_action, 1, "FILE_OPENED");
+}

@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Instant;
 
 use smb_proto::{Item, Reply};
 use smb_vfs::{Create, FileKind, Handle, OpenHow, RelPath, Resolved, Vfs};
@@ -16,6 +17,7 @@ use smb_wire::{FileId, NtStatus};
 use super::{allocation, dos_attributes, filetime, Chain, R};
 use crate::conn::Conn;
 use crate::errno::status_of;
+use crate::files::FileKey;
 use crate::state::{Open, OpenKind};
 
 pub(crate) const FILE_SUPERSEDE: u32 = 0;
@@ -58,26 +60,40 @@ pub(super) async fn create<V: Vfs>(
     req: CreateRequest,
     chain: &mut Chain,
 ) -> R {
-    if !matches!(
+    // These dispositions never collide: a collision means another open created the name
+    // between our lookup and our exclusive create. Go again (once): now it exists.
+    let mut collision_is_final = !matches!(
         req.create_disposition,
         FILE_OPEN_IF | FILE_OVERWRITE_IF | FILE_SUPERSEDE
-    ) {
-        return create_once(c, item, req, chain).await;
-    }
-    // These dispositions never collide: a collision means another open created the name
-    // between our lookup and our exclusive create. Go again: now it exists.
-    let again = req.clone();
-    match create_once(c, item, req, chain).await {
-        Err(NtStatus::OBJECT_NAME_COLLISION) => create_once(c, item, again, chain).await,
-        r => r,
+    );
+    let cleanup_deadline = Instant::now() + super::oplock::CLEANUP_WAIT;
+    loop {
+        let mut conflict = None;
+        match create_once(c, item, &req, chain, &mut conflict).await {
+            Err(NtStatus::OBJECT_NAME_COLLISION) if !collision_is_final => {
+                collision_is_final = true
+            }
+            Err(s @ (NtStatus::SHARING_VIOLATION | NtStatus::DELETE_PENDING)) => {
+                let Some(key) = conflict else {
+                    return Err(s);
+                };
+                if !super::oplock::wait_for_cleanup(c, key, cleanup_deadline).await {
+                    return Err(s);
+                }
+            }
+            r => return r,
+        }
     }
 }
 
+/// One attempt at a CREATE. An open refused because of another open of the file (sharing
+/// violation, delete pending) names that file in `conflict`.
 async fn create_once<V: Vfs>(
     c: &Rc<Conn<V>>,
     item: &mut Item,
-    req: CreateRequest,
+    req: &CreateRequest,
     chain: &mut Chain,
+    conflict: &mut Option<FileKey>,
 ) -> R {
     let tree = super::tree_of(c, item)?;
     // Parameter checks of 3.3.5.9, in the order Windows applies them.
@@ -112,7 +128,7 @@ async fn create_once<V: Vfs>(
         return Err(NtStatus::INVALID_PARAMETER);
     }
     let Some(share) = tree.share.clone() else {
-        return open_pipe(c, item, &req, chain);
+        return open_pipe(c, item, req, chain);
     };
     if req
         .contexts
@@ -130,12 +146,12 @@ async fn create_once<V: Vfs>(
         // Context names are at least four bytes (Windows refuses shorter tags).
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    let mut ea_list = match ext_attrs(&req) {
+    let mut ea_list = match ext_attrs(req) {
         Some(b) => Some(super::ea::parse(b)?),
         None => None,
     };
     if req.name.eq_ignore_ascii_case(QUOTA_FAKE_FILE) {
-        return open_quota_fake(c, item, &req, share, chain).await;
+        return open_quota_fake(c, item, req, share, chain).await;
     }
     let is_dir_req = req.create_options & FILE_DIRECTORY_FILE != 0;
     let (name, stream) = split_stream(&req.name)?;
@@ -264,12 +280,15 @@ async fn create_once<V: Vfs>(
     let uid = c.server.next_id();
     let overwrite =
         existing.is_some() && matches!(disp, FILE_SUPERSEDE | FILE_OVERWRITE | FILE_OVERWRITE_IF);
-    let mut oreq = super::oplock::open_req(c, item, &req, uid, desired, overwrite);
+    let mut oreq = super::oplock::open_req(c, item, req, uid, desired, overwrite);
     if let Some(a) = existing
         .as_ref()
         .filter(|a| matches!(a.kind, FileKind::File))
     {
-        super::oplock::wait_for_breaks(c, item, (a.dev, a.ino), &oreq).await?;
+        let key = (a.dev, a.ino);
+        super::oplock::wait_for_breaks(c, item, key, &oreq)
+            .await
+            .inspect_err(|_| *conflict = Some(key))?;
     }
     let (handle, _created) =
         c.vfs
@@ -323,7 +342,7 @@ async fn create_once<V: Vfs>(
         }
     }
     if creating {
-        if let Some(blob) = sec_desc(&req) {
+        if let Some(blob) = sec_desc(req) {
             // SecD (MS-SMB2 2.2.13.2): the new file's descriptor; parts it leaves out
             // come from the POSIX defaults.
             if let Err(s) = store_initial_sd(&handle, blob).await {
@@ -342,7 +361,7 @@ async fn create_once<V: Vfs>(
         if let Err(e) = handle.set_dos(Some(dos), None).await {
             tracing::debug!(error = %e, "could not store DOS attributes");
         }
-        if let Some(size) = alloc_size(&req).filter(|s| *s > 0 && !how.directory) {
+        if let Some(size) = alloc_size(req).filter(|s| *s > 0 && !how.directory) {
             // AllocationSize (MS-SMB2 2.2.13.2.5): reserve the space, as Windows does.
             if let Err(e) = handle.allocate(size).await {
                 let _ = handle.close().await;
@@ -364,6 +383,7 @@ async fn create_once<V: Vfs>(
     let granted = match granted {
         Ok(g) => g,
         Err(s) => {
+            *conflict = Some(key);
             let _ = handle.close().await;
             if creating {
                 // Nobody else can have it open if we just created it; undo anyway on error.

@@ -5,7 +5,7 @@
 //! The decisions are made by [`crate::files::FileTable`]; this module sends what it says.
 
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use smb_proto::{Item, Reply};
 use smb_vfs::Vfs;
@@ -125,6 +125,47 @@ pub(crate) async fn wait_for_breaks<V: Vfs>(
                 files.expire_breaks(key, Instant::now());
             }
         }
+    }
+}
+
+/// Longest a refused open waits for cleanup it is racing (see [`wait_for_cleanup`]): a
+/// teardown normally takes well under a millisecond, but waits for the dead connection's
+/// requests in flight.
+pub(crate) const CLEANUP_WAIT: Duration = Duration::from_secs(2);
+
+/// An open of `key` was refused (SHARING_VIOLATION, DELETE_PENDING). When that is only
+/// because of cleanup already under way, wait for it, until `deadline`: an open held by a
+/// connection whose peer has gone (the client closed it before it sent this request, so
+/// on Windows or Samba that open would be closed already; here its thread may not have
+/// run the teardown yet), or the file's last close deleting it. True: the file's state
+/// changed, go again. False: nothing to wait for (or no more time); the refusal stands.
+pub(crate) async fn wait_for_cleanup<V: Vfs>(c: &Conn<V>, key: FileKey, deadline: Instant) -> bool {
+    let files = &c.server.files;
+    if Instant::now() >= deadline {
+        return false;
+    }
+    let Some(cl) = files.cleanup(key) else {
+        // Its last open went since the refusal.
+        return true;
+    };
+    let racing = cl.deleting
+        || cl
+            .holders
+            .iter()
+            .any(|h| *h != c.id && c.server.connection_gone(*h));
+    if !racing {
+        return false;
+    }
+    let changed = cl.notify.notified();
+    tokio::pin!(changed);
+    changed.as_mut().enable();
+    if files.generation(key) != Some(cl.generation) {
+        return true;
+    }
+    tracing::debug!(?key, "refused open waits for a gone connection's cleanup");
+    tokio::select! {
+        _ = &mut changed => true,
+        _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => false,
     }
 }
 
