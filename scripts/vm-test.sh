@@ -26,6 +26,8 @@
 #   VM_BENCH_SIZE    bytes per direction in the nasd-vs-ksmbd benchmark (default 256M; 0: none)
 #   VM_BENCH_ROUNDS  benchmark rounds, each server once per round (default 3); best and
 #                    median rounds are both reported
+#   VM_BENCH_WARM    MiB written and read, unmeasured, on each fresh mount before its
+#                    benchmark run (default 16; 0: none)
 #   VM_TIMEOUT       qemu wall-clock limit in seconds (default 600 + 1 per MiB of test files;
 #                    the guest prints its summary and powers off 60 s before it)
 #   VM_MEM, VM_SMP   guest RAM (MiB, default 2048) and CPUs (default 2)
@@ -53,6 +55,7 @@ OTHER_MAX=${VM_OTHER_MAX:-$((64 * MIB))}
 RDMA_MAX=${VM_RDMA_MAX:-$((64 * MIB))}
 BENCH_SIZE=${VM_BENCH_SIZE:-$((256 * MIB))}
 BENCH_ROUNDS=${VM_BENCH_ROUNDS:-3}
+BENCH_WARM=${VM_BENCH_WARM:-16}
 VM_TIMEOUT=${VM_TIMEOUT:-}
 MEM=${VM_MEM:-2048}
 SMP=${VM_SMP:-2}
@@ -75,6 +78,7 @@ for v in BIG_SIZE OTHER_MAX RDMA_MAX BENCH_SIZE; do [[ ${!v} =~ ^[0-9]+$ ]] || d
 # default qemu limit: 10 minutes plus ~1 s per MiB moved (2-3x what emulation needs), the
 # benchmark (4 transfers of VM_BENCH_SIZE a round) at ~0.5 s per MiB
 [[ $BENCH_ROUNDS =~ ^[1-9][0-9]?$ ]] || die "VM_BENCH_ROUNDS must be 1 to 99, got '$BENCH_ROUNDS'"
+[[ $BENCH_WARM =~ ^[0-9]{1,4}$ ]] || die "VM_BENCH_WARM must be MiB (0 to 9999), got '$BENCH_WARM'"
 VM_TIMEOUT=${VM_TIMEOUT:-$((600 + (BIG_SIZE + 3 * OTHER_MAX + 4 * RDMA_MAX + 2 * BENCH_ROUNDS * BENCH_SIZE) / MIB))}
 for v in VM_TIMEOUT MEM SMP; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
@@ -210,6 +214,7 @@ OTHER_MAX=$OTHER_MAX
 RDMA_MAX=$RDMA_MAX
 BENCH_SIZE=$BENCH_SIZE
 BENCH_ROUNDS=$BENCH_ROUNDS
+BENCH_WARM_MIB=$BENCH_WARM
 GUEST_TIMEOUT=$((VM_TIMEOUT - 60))
 NASD_RUST_LOG=${NASD_RUST_LOG:-info}
 OP_TIMEOUT=${VM_OP_TIMEOUT:-600}

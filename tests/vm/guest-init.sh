@@ -23,6 +23,7 @@ OTHER_MAX=$((64 * 1024 * 1024))  # largest file on the other TCP variants
 RDMA_MAX=$((64 * 1024 * 1024))   # largest file on the rdma mounts
 BENCH_SIZE=$((256 * 1024 * 1024)) # bytes per direction in the nasd-vs-ksmbd benchmark (0: none)
 BENCH_ROUNDS=3                   # benchmark rounds (each server once per round)
+BENCH_WARM_MIB=16                # unmeasured warm-up written and read before each run
 GUEST_TIMEOUT=840                # guest watchdog (s): summary + power-off before the host kills qemu
 OP_TIMEOUT=600                   # per dd/sha256sum/mount command
 [ -f "$CONF" ] && . "$CONF"
@@ -383,11 +384,20 @@ perf_report() {
   rm -f "$PERF_DATA"
 }
 bench() {
-  local label=$1 share=$2 opts=$3 pid=${4:-} hz n t0 t1 c0 c1 p0 p1 out
+  local label=$1 share=$2 opts=$3 pid=${4:-} hz n w t0 t1 c0 c1 p0 p1 out
   hz=$(getconf CLK_TCK)
   n=$((BENCH_SIZE / 1048576))
   if ! out=$(timeout -k 10 120 mount -t cifs "//$IP/$share" "$MNT" -o "rdma,vers=3.1.1,$opts" 2>&1); then
     ko "bench $label: mount: $out"; return
+  fi
+  # Unmeasured warm-up, the same transfers on a small file: each measured run then comes
+  # right after one of the same server (see docs/testing.md, "Order matters").
+  w=$((n < BENCH_WARM_MIB ? n : BENCH_WARM_MIB))
+  if [ "$w" -gt 0 ]; then
+    timeout "$OP_TIMEOUT" dd if=/dev/zero of="$MNT/warm.bin" bs=1M count="$w" oflag=direct status=none &&
+      timeout "$OP_TIMEOUT" dd if="$MNT/warm.bin" of=/dev/null bs=1M count="$w" iflag=direct status=none ||
+      ko "bench $label: warm-up failed"
+    rm -f "$MNT/warm.bin"
   fi
   sync; echo 3 >/proc/sys/vm/drop_caches
   for dir in write read; do
