@@ -11,6 +11,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use tokio_uring::buf::BoundedBuf;
 
@@ -20,11 +21,21 @@ use crate::{
     Timespec, Vfs, VfsError, VfsResult,
 };
 
-/// Lower-cased names of one directory, valid while its mtime/ctime are unchanged.
+/// Lower-cased names of one directory, valid while its mtime/ctime are unchanged and for
+/// at most [`LISTING_TTL`] after they were listed.
 struct DirNames {
     stamp: (Timespec, Timespec),
+    listed: Instant,
     names: HashMap<String, String>,
 }
+
+/// How long a listing is trusted. The stamp alone cannot tell every change: another
+/// thread's change within the directory's timestamp tick leaves it as it was, and a stamp
+/// this thread takes after its own change ([`UringVfs::note_change`]) covers any other
+/// change made meanwhile. A name found that way but gone is caught at once (it is looked
+/// up again, see [`UringVfs::lookup_ci`]); a name another thread added and the cache
+/// missed is seen at the next listing, at most this long after.
+const LISTING_TTL: Duration = Duration::from_secs(1);
 
 /// Per-thread cache for case-insensitive lookups (a NAS directory can hold many thousand
 /// files; scanning it for every CREATE of a new name would be quadratic).
@@ -58,7 +69,10 @@ impl UringVfs {
     fn find_ci(&self, fd: RawFd, name: &str) -> VfsResult<Option<String>> {
         let (key, stamp) = Self::dir_stamp(fd)?;
         let mut c = self.cache.borrow_mut();
-        let fresh = c.dirs.get(&key).is_some_and(|d| d.stamp == stamp);
+        let fresh = c
+            .dirs
+            .get(&key)
+            .is_some_and(|d| d.stamp == stamp && d.listed.elapsed() < LISTING_TTL);
         if !fresh {
             let names = sys::list_names(fd)?;
             if c.dirs.len() >= CACHE_DIRS {
@@ -68,11 +82,42 @@ impl UringVfs {
                 .into_iter()
                 .map(|n| (crate::fold_name(&n), n))
                 .collect();
-            c.dirs.insert(key, DirNames { stamp, names: map });
+            c.dirs.insert(
+                key,
+                DirNames {
+                    stamp,
+                    listed: Instant::now(),
+                    names: map,
+                },
+            );
         }
         Ok(c.dirs
             .get(&key)
             .and_then(|d| d.names.get(&crate::fold_name(name)).cloned()))
+    }
+
+    /// [`Self::find_ci`], and the attributes of what it found. A name the cache lists but
+    /// that is gone (removed by another thread, see [`LISTING_TTL`]) makes it list the
+    /// directory again, once; still gone then, it is missing.
+    fn lookup_ci(&self, fd: RawFd, name: &str) -> VfsResult<Option<(String, FileAttr)>> {
+        for _ in 0..2 {
+            let Some(n) = self.find_ci(fd, name)? else {
+                return Ok(None);
+            };
+            match sys::statx(fd, Some(&n)) {
+                Ok(a) => return Ok(Some((n, a))),
+                Err(e) if e.errno == libc::ENOENT => self.forget(fd),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Drop the cached listing of directory `fd`.
+    fn forget(&self, fd: RawFd) {
+        if let Ok((key, _)) = Self::dir_stamp(fd) {
+            self.cache.borrow_mut().dirs.remove(&key);
+        }
     }
 
     /// Keep the cache of directory `fd` true after our own change to it.
@@ -152,11 +197,8 @@ impl Vfs for UringVfs {
             let fd = cur.as_raw_fd();
             let (name, attr) = match sys::statx(fd, Some(comp)) {
                 Ok(a) => ((*comp).to_string(), a),
-                Err(e) if e.errno == libc::ENOENT => match self.find_ci(fd, comp)? {
-                    Some(n) => {
-                        let a = sys::statx(fd, Some(&n))?;
-                        (n, a)
-                    }
+                Err(e) if e.errno == libc::ENOENT => match self.lookup_ci(fd, comp)? {
+                    Some(found) => found,
                     None if i == last => {
                         return Ok(Resolved::Missing {
                             parent: cur_path,
