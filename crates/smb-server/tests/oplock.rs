@@ -538,15 +538,24 @@ fn gone_client_holding_x(r: &Running, holder: &mut Client, share: u32) -> FileId
     held
 }
 
-/// The holder lets go: the gone client's CREATE ends, so its teardown runs and closes x.txt.
-fn release(holder: &mut Client, held: FileId) {
-    // Give the server time to take up the request just sent before the teardown can run
-    // (if it ran first, that request would simply find nothing in its way).
+/// `b` opens x.txt; then the holder lets go, so the gone client's CREATE ends, its
+/// teardown runs and closes x.txt. `b`'s open must succeed: its CreateAction.
+fn open_x_while_the_holder_lets_go(b: &mut Client, holder: &mut Client, held: FileId) -> u32 {
+    send(
+        b,
+        Command::CREATE,
+        &create_body("x.txt", oplock::NONE, SHARE_ALL, vec![]),
+    );
+    // Give the server time to take up that request before the teardown can run (if it
+    // ran first, the request would simply find nothing in its way).
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(
         ack(holder, held, oplock::LEVEL_II).status,
         NtStatus::SUCCESS
     );
+    let m = recv(b);
+    assert_eq!(m.status, NtStatus::SUCCESS, "not refused for the gone open");
+    create_reply(&m).create_action
 }
 
 #[test]
@@ -570,19 +579,8 @@ fn a_delete_pending_left_by_a_client_that_has_gone_is_waited_out() {
     // It creates the name afresh. The client closed its first connection before it opened
     // this one, so the answer is the one Windows gives once that connection is cleaned up
     // (a new file), not DELETE_PENDING.
-    send(
-        &mut b,
-        Command::CREATE,
-        &create_body("x.txt", oplock::NONE, SHARE_ALL, vec![]),
-    );
-    release(&mut holder, held);
-    let m = recv(&mut b);
-    assert_eq!(m.status, NtStatus::SUCCESS, "not refused for the gone open");
-    assert_eq!(
-        create_reply(&m).create_action,
-        2,
-        "FILE_CREATED: the old file was deleted"
-    );
+    let action = open_x_while_the_holder_lets_go(&mut b, &mut holder, held);
+    assert_eq!(action, 2, "FILE_CREATED: the old file was deleted");
 }
 
 #[test]
@@ -592,13 +590,6 @@ fn a_sharing_violation_with_a_client_that_has_gone_is_waited_out() {
     // The gone client's open denies every sharing.
     let held = gone_client_holding_x(&r, &mut holder, 0);
     let mut b = session(&r);
-    send(
-        &mut b,
-        Command::CREATE,
-        &create_body("x.txt", oplock::NONE, SHARE_ALL, vec![]),
-    );
-    release(&mut holder, held);
-    let m = recv(&mut b);
-    assert_eq!(m.status, NtStatus::SUCCESS, "not refused for the gone open");
-    assert_eq!(create_reply(&m).create_action, 1, "FILE_OPENED");
+    let action = open_x_while_the_holder_lets_go(&mut b, &mut holder, held);
+    assert_eq!(action, 1, "FILE_OPENED");
 }
