@@ -46,6 +46,13 @@ pub(crate) struct Forwarded {
     pub buf: Option<crate::conn::RdmaBuf>,
 }
 
+/// A live connection's mailbox, and its transport's way to tell whether the peer has gone
+/// (see [`PeerProbe`]), for the transports that have one.
+struct Mailbox {
+    tx: UnboundedSender<Mail>,
+    probe: Option<Arc<dyn PeerProbe>>,
+}
+
 /// A valid session in the server-wide registry, and the connection it lives on.
 struct Registered {
     conn: u64,
@@ -88,11 +95,7 @@ pub struct Server {
     status: Mutex<Vec<(u64, StatusSlot)>>,
     /// Each live connection's mailbox for unsolicited messages (oplock and lease breaks),
     /// by connection id. The receiving end runs on the connection's own thread.
-    mailboxes: Mutex<HashMap<u64, UnboundedSender<Mail>>>,
-    /// Each live connection's way to ask its transport whether the peer has gone (see
-    /// [`PeerProbe`]), for the transports that have one; registered and removed with the
-    /// mailbox.
-    probes: Mutex<HashMap<u64, Arc<dyn PeerProbe>>>,
+    mailboxes: Mutex<HashMap<u64, Mailbox>>,
     /// The session registry (MS-SMB2 GlobalSessionTable): every valid session of every
     /// connection by SessionId, which is unique server-wide. Connections publish theirs
     /// (`smb_proto::SessionEvent`) and read the others' through [`SessionTable`].
@@ -110,7 +113,6 @@ impl Server {
             next_id: AtomicU64::new(1),
             status: Mutex::new(Vec::new()),
             mailboxes: Mutex::new(HashMap::new()),
-            probes: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             break_timeout_ms: AtomicU64::new(DEFAULT_BREAK_TIMEOUT.as_millis() as u64),
             smb_direct: std::sync::atomic::AtomicBool::new(false),
@@ -142,25 +144,15 @@ impl Server {
         tx: UnboundedSender<Mail>,
         probe: Option<Arc<dyn PeerProbe>>,
     ) {
-        if let Some(p) = probe {
-            self.probes
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(conn, p);
-        }
         self.mailboxes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(conn, tx);
+            .insert(conn, Mailbox { tx, probe });
     }
 
     /// The connection is being torn down: from now on [`Self::connection_gone`] says so.
     pub(crate) fn remove_mailbox(&self, conn: u64) {
         self.mailboxes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&conn);
-        self.probes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&conn);
@@ -170,20 +162,15 @@ impl Server {
     /// knows the peer has closed it while the connection's own thread has not yet seen
     /// that (any thread may ask).
     pub(crate) fn connection_gone(&self, conn: u64) -> bool {
-        if !self
+        let probe = match self
             .mailboxes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .contains_key(&conn)
-        {
-            return true;
-        }
-        let probe = self
-            .probes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .get(&conn)
-            .cloned();
+        {
+            None => return true,
+            Some(m) => m.probe.clone(),
+        };
         probe.is_some_and(|p| p.peer_gone())
     }
 
@@ -195,7 +182,7 @@ impl Server {
         }
         let boxes = self.mailboxes.lock().unwrap_or_else(|p| p.into_inner());
         for d in out {
-            match boxes.get(&d.conn) {
+            match boxes.get(&d.conn).map(|m| &m.tx) {
                 Some(tx) => {
                     let _ = tx.send(Mail::Notice(d.notice));
                 }
@@ -213,7 +200,7 @@ impl Server {
     ) -> tokio::sync::oneshot::Receiver<()> {
         let (done, rx) = tokio::sync::oneshot::channel();
         let boxes = self.mailboxes.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tx) = boxes.get(&conn) {
+        if let Some(tx) = boxes.get(&conn).map(|m| &m.tx) {
             // A closed mailbox drops `done`, which answers the receiver too.
             let _ = tx.send(Mail::EndSession { session_id, done });
         }
@@ -277,7 +264,7 @@ impl Server {
         }
         let boxes = self.mailboxes.lock().unwrap_or_else(|p| p.into_inner());
         for c in channels {
-            if let Some(tx) = boxes.get(&c) {
+            if let Some(tx) = boxes.get(&c).map(|m| &m.tx) {
                 let _ = tx.send(Mail::ChannelGone { session_id });
             }
         }
@@ -313,7 +300,7 @@ impl Server {
     ) -> tokio::sync::oneshot::Receiver<Vec<Forwarded>> {
         let (done, rx) = tokio::sync::oneshot::channel();
         let boxes = self.mailboxes.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tx) = boxes.get(&conn) {
+        if let Some(tx) = boxes.get(&conn).map(|m| &m.tx) {
             let _ = tx.send(Mail::Execute { items, done });
         }
         rx
