@@ -66,7 +66,8 @@ pub(super) async fn create<V: Vfs>(
         req.create_disposition,
         FILE_OPEN_IF | FILE_OVERWRITE_IF | FILE_SUPERSEDE
     );
-    let cleanup_deadline = Instant::now() + super::oplock::CLEANUP_WAIT;
+    // Set at the first refusal that may be racing cleanup (see oplock::wait_for_cleanup).
+    let mut cleanup_deadline = None;
     loop {
         let mut conflict = None;
         match create_once(c, item, &req, chain, &mut conflict).await {
@@ -77,7 +78,9 @@ pub(super) async fn create<V: Vfs>(
                 let Some(key) = conflict else {
                     return Err(s);
                 };
-                if !super::oplock::wait_for_cleanup(c, key, cleanup_deadline).await {
+                let deadline = *cleanup_deadline
+                    .get_or_insert_with(|| Instant::now() + super::oplock::CLEANUP_WAIT);
+                if !super::oplock::wait_for_cleanup(c, key, deadline).await {
                     return Err(s);
                 }
             }
